@@ -39,8 +39,8 @@ test: $(STAMP)
 book: $(STAMP)
 	rm -rf _build/html _build/.jupyter_cache
 	$(VENV)/bin/jupyter-book build . --keep-going
-	@if ls _build/html/reports/*.err.log >/dev/null 2>&1; then \
-	  echo "A notebook failed to execute:"; cat _build/html/reports/*.err.log; exit 1; fi
+	@errs=$$(find _build/html/reports -name '*.err.log' 2>/dev/null); \
+	if [ -n "$$errs" ]; then echo "A notebook failed to execute:"; cat $$errs; exit 1; fi
 	@echo "Book written to _build/html/index.html"
 
 $(BENCH_STAMP): $(STAMP)
