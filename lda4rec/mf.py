@@ -1,0 +1,583 @@
+"""Matrix factorization family trained with BPR: MF, SNMF, NMF, and Pop.
+
+The score of item ``i`` for user ``u`` (PAPERS.md §1, P1 §4)::
+
+    mf    x_ui = <w_u, h_i> + b_i
+    snmf  x_ui = <w_u, sigmoid(h_i)> + b_i                  # h >= 0
+    nmf   x_ui = <sigmoid(w_u), sigmoid(h_i)> + sigmoid(b_i)  # all >= 0
+
+Training follows the original (Spotlight-derived) code: every epoch shuffles the
+positive (user, item) pairs, draws one uniformly sampled negative item per pair,
+and runs Adam over minibatches of (user, positive, negative) triples.  A whole
+epoch -- shuffling, negative sampling and all minibatch updates -- is one
+jit-compiled function (``jax.lax.scan`` over the minibatches).  The last,
+incomplete minibatch is padded with masked rows of weight 0, so every pair is
+used exactly once per epoch.
+
+Losses (``d = x_ui - x_uj``, averaged over the minibatch):
+
+``"bpr"`` (default)
+    Rendle's ``-log sigmoid(d)``, computed stably as ``softplus(-d)``.
+``"bpr-spotlight"``
+    ``1 - sigmoid(d)``, Spotlight's "BPR" and the loss behind P1's published
+    numbers.
+
+Negatives (``neg_sampling``):
+
+``"exclude"`` (default)
+    uniform over the items the user has *not* interacted with in ``train``.
+    Exact and loop-free: draw ``r ~ U{0, ..., I - n_u - 1}`` and map it to the
+    ``r``-th non-positive item ``j = r + #{k : p_k - k <= r}`` where ``p_0 < p_1
+    < ...`` are the user's sorted positives (a vectorised binary search).
+    Pairs of a user who has interacted with *every* item have no negative;
+    they are dropped from training (weight 0) instead of hanging the sampler.
+``"uniform"``
+    uniform over all items, positives included: the original's unchecked
+    sampling.
+
+Duplicate (user, item) pairs in ``train`` are merged: each distinct pair is one
+positive per epoch.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pandas as pd
+
+from .data import Interactions
+from .utils import atomic_save_npz, atomic_write_json, atomic_write_text
+
+__all__ = [
+    "MODELS",
+    "LOSSES",
+    "NEG_SAMPLING",
+    "Popularity",
+    "MFModel",
+    "fit_mf",
+    "bpr_loss",
+    "bpr_spotlight_loss",
+    "sample_negatives",
+]
+
+MODELS = ("mf", "snmf", "nmf")
+LOSSES = ("bpr", "bpr-spotlight")
+NEG_SAMPLING = ("exclude", "uniform")
+EARLY_STOPPING = (None, "valid", "loss-slope")
+
+
+# --------------------------------------------------------------------------- Pop
+class Popularity:
+    """Item popularity baseline: score = number of training interactions.
+
+    ``Popularity(train)`` or ``Popularity().fit(train)``.  The score of an item
+    is the same for every user; ties are left to the metric (stable by item
+    index in `lda4rec.metrics`).
+    """
+
+    def __init__(self, train: Interactions | None = None):
+        self.item_counts_: np.ndarray | None = None
+        self.n_users: int | None = None
+        self.n_items: int | None = None
+        if train is not None:
+            self.fit(train)
+
+    def fit(self, train: Interactions) -> "Popularity":
+        if not isinstance(train, Interactions):
+            raise ValueError(f"train must be an Interactions, got {type(train).__name__}")
+        self.item_counts_ = train.item_counts().astype(np.float64)
+        self.n_users, self.n_items = train.n_users, train.n_items
+        return self
+
+    def scores(self, user_ids=None) -> np.ndarray:
+        """(len(user_ids), n_items) matrix; every row is the item counts."""
+        if self.item_counts_ is None:
+            raise ValueError("Popularity is not fitted: call .fit(train) first")
+        user_ids = np.arange(self.n_users) if user_ids is None else np.asarray(user_ids)
+        return np.broadcast_to(self.item_counts_, (user_ids.size, self.n_items)).copy()
+
+    def __repr__(self) -> str:
+        return f"<Popularity n_items={self.n_items}>"
+
+
+# ------------------------------------------------------------------- scoring
+def _effective(params: dict, model: str, xp=jnp):
+    """(w, h, b) after the model's sigmoids, so that score = w h^T + b."""
+    sig = jax.nn.sigmoid if xp is jnp else _np_sigmoid
+    w, h, b = params["w"], params["h"], params["b"]
+    if model == "mf":
+        return w, h, b
+    if model == "snmf":
+        return w, sig(h), b
+    if model == "nmf":
+        return sig(w), sig(h), sig(b)
+    raise ValueError(f"unknown model {model!r}; expected one of {MODELS}")
+
+
+def _np_sigmoid(x):
+    x = np.asarray(x, dtype=np.float64)
+    out = np.empty_like(x)
+    pos = x >= 0
+    out[pos] = 1.0 / (1.0 + np.exp(-x[pos]))
+    ex = np.exp(x[~pos])
+    out[~pos] = ex / (1.0 + ex)
+    return out
+
+
+def _pair_scores(params, u, i, model):
+    w, h, b = _effective({"w": params["w"][u], "h": params["h"][i], "b": params["b"][i]}, model)
+    return jnp.sum(w * h, axis=-1) + b
+
+
+def bpr_loss(diff):
+    """Rendle's BPR loss ``-log sigmoid(diff)`` per pair, computed stably."""
+    return jax.nn.softplus(-diff)
+
+
+def bpr_spotlight_loss(diff):
+    """Spotlight's "BPR" loss ``1 - sigmoid(diff)`` per pair."""
+    return 1.0 - jax.nn.sigmoid(diff)
+
+
+_LOSS_FNS = {"bpr": bpr_loss, "bpr-spotlight": bpr_spotlight_loss}
+
+
+# -------------------------------------------------------- negative sampling
+def _sampler_arrays(csr) -> tuple[np.ndarray, np.ndarray, int]:
+    """indptr, shifted sorted positives ``q = p_k - k`` per user, n bisection steps."""
+    indptr = csr.indptr.astype(np.int32)
+    counts = np.diff(indptr)
+    rank = np.arange(csr.indices.size, dtype=np.int64) - np.repeat(indptr[:-1], counts)
+    q = (csr.indices.astype(np.int64) - rank).astype(np.int32)
+    # one sentinel so that a clipped index is always valid
+    q = np.concatenate([q, np.zeros(1, np.int32)])
+    n_steps = int(math.ceil(math.log2(int(counts.max(initial=0)) + 1))) + 1
+    return indptr, q, n_steps
+
+
+def _sample_exclude(key, users, indptr, q, n_items: int, n_steps: int):
+    """Uniform non-positive item per user in ``users`` (complement-rank trick).
+
+    Returns ``(items, ok)``; ``ok`` is False for users without any non-positive
+    item (their ``items`` entry is 0 and must be ignored).
+    """
+    lo = indptr[users]
+    hi = indptr[users + 1]
+    n_free = n_items - (hi - lo)
+    ok = n_free > 0
+    r = jax.random.randint(key, users.shape, 0, jnp.maximum(n_free, 1))
+
+    # count #{k in [lo, hi): q_k <= r} by bisection (q is sorted within a user)
+    def body(_, lohi):
+        lo_, hi_ = lohi
+        mid = (lo_ + hi_) // 2
+        go_right = (lo_ < hi_) & (q[jnp.minimum(mid, q.shape[0] - 1)] <= r)
+        return (jnp.where(go_right, mid + 1, lo_), jnp.where(go_right | (lo_ >= hi_), hi_, mid))
+
+    end, _ = jax.lax.fori_loop(0, n_steps, body, (lo, hi))
+    items = jnp.where(ok, r + (end - lo), 0)
+    return items, ok
+
+
+def sample_negatives(
+    train: Interactions, user_ids, key, neg_sampling: str = "exclude"
+) -> tuple[np.ndarray, np.ndarray]:
+    """One negative item per entry of ``user_ids`` (the sampler `fit_mf` uses).
+
+    Parameters
+    ----------
+    train
+        Interactions whose pairs count as positives.
+    user_ids
+        (n,) user ids.
+    key
+        A JAX PRNG key, or an int seed.
+    neg_sampling
+        ``"exclude"``: uniform over items the user has not interacted with;
+        ``"uniform"``: uniform over all items.
+
+    Returns
+    -------
+    items : (n,) int array
+    ok : (n,) bool array -- False where the user has interacted with every
+        item (no negative exists; ``items`` is 0 there).
+    """
+    if neg_sampling not in NEG_SAMPLING:
+        raise ValueError(f"unknown neg_sampling {neg_sampling!r}; expected one of {NEG_SAMPLING}")
+    if isinstance(key, (int, np.integer)):
+        key = jax.random.PRNGKey(int(key))
+    users = jnp.asarray(np.asarray(user_ids), dtype=jnp.int32)
+    if neg_sampling == "uniform":
+        items = jax.random.randint(key, users.shape, 0, train.n_items)
+        return np.asarray(items), np.ones(users.shape, bool)
+    indptr, q, n_steps = _sampler_arrays(train.tocsr())
+    items, ok = jax.jit(_sample_exclude, static_argnums=(4, 5))(
+        key, users, jnp.asarray(indptr), jnp.asarray(q), train.n_items, n_steps
+    )
+    return np.asarray(items), np.asarray(ok)
+
+
+# ------------------------------------------------------------- the epoch
+def _make_epoch_fn(model, loss, neg_sampling, n_items, n_pairs, batch_size, n_steps, optimizer):
+    loss_fn = _LOSS_FNS[loss]
+    n_batches = -(-n_pairs // batch_size)
+    n_pad = n_batches * batch_size - n_pairs
+
+    def batch_loss(params, u, i, j, m):
+        diff = _pair_scores(params, u, i, model) - _pair_scores(params, u, j, model)
+        return jnp.sum(m * loss_fn(diff)) / jnp.maximum(jnp.sum(m), 1.0)
+
+    grad_fn = jax.value_and_grad(batch_loss)
+
+    def step(carry, batch):
+        params, opt_state = carry
+        u, i, j, m = batch
+        value, grads = grad_fn(params, u, i, j, m)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        return (params, opt_state), (value * jnp.sum(m), jnp.sum(m))
+
+    def epoch(params, opt_state, key, pair_u, pair_i, indptr, q):
+        k_perm, k_neg = jax.random.split(key)
+        perm = jax.random.permutation(k_perm, n_pairs)
+        u, i = pair_u[perm], pair_i[perm]
+        if neg_sampling == "exclude":
+            j, ok = _sample_exclude(k_neg, u, indptr, q, n_items, n_steps)
+            m = ok.astype(jnp.float32)
+        else:
+            j = jax.random.randint(k_neg, u.shape, 0, n_items)
+            m = jnp.ones(u.shape, jnp.float32)
+        pad = lambda x: jnp.concatenate([x, jnp.zeros((n_pad,), x.dtype)]).reshape(
+            n_batches, batch_size
+        )
+        (params, opt_state), (sums, counts) = jax.lax.scan(
+            step, (params, opt_state), (pad(u), pad(i), pad(j), pad(m))
+        )
+        return params, opt_state, jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1.0)
+
+    return jax.jit(epoch)
+
+
+# ----------------------------------------------------------- evaluation
+def _local_topk(model, test: Interactions, exclude: Interactions | None, k: int) -> dict:
+    """Prec@k / Recall@k fallback used only when `lda4rec.metrics` is absent."""
+    test_csr = test.tocsr()
+    users = np.flatnonzero(np.diff(test_csr.indptr) > 0)
+    excl = exclude.tocsr() if exclude is not None else None
+    prec, rec = [], []
+    for start in range(0, users.size, 1024):
+        uu = users[start : start + 1024]
+        s = np.array(model.scores(uu), dtype=np.float64)
+        if excl is not None:
+            sub = excl[uu]
+            s[np.repeat(np.arange(uu.size), np.diff(sub.indptr)), sub.indices] = -np.inf
+        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
+        t = test_csr[uu]
+        hits = np.asarray(
+            [np.isin(top[r], t.indices[t.indptr[r] : t.indptr[r + 1]]).sum() for r in range(uu.size)]
+        )
+        prec.append(hits / k)
+        rec.append(hits / np.diff(t.indptr))
+    return {
+        "prec": float(np.mean(np.concatenate(prec))),
+        "recall": float(np.mean(np.concatenate(rec))),
+        "n_users": int(users.size),
+    }
+
+
+def _evaluate(model, test, exclude, k) -> dict:
+    try:
+        from .metrics import evaluate  # noqa: PLC0415
+    except ImportError:  # metrics module not there yet
+        return _local_topk(model, test, exclude, k)
+    return dict(evaluate(model, test, exclude=exclude, k=k))
+
+
+# ------------------------------------------------------------------ model
+@dataclass
+class MFModel:
+    """A trained MF/SNMF/NMF model.
+
+    Attributes
+    ----------
+    w : (n_users, K) ndarray -- raw user embeddings (before any sigmoid)
+    h : (n_items, K) ndarray -- raw item embeddings
+    b : (n_items,) ndarray   -- raw item biases
+    model, loss : str
+    config : dict            -- all `fit_mf` arguments
+    history : pandas.DataFrame -- per epoch: ``epoch, loss, time_s`` and
+        ``valid_<metric>`` columns when a validation set was given
+    best_epoch : int         -- epoch (1-based) whose parameters these are
+    """
+
+    w: np.ndarray
+    h: np.ndarray
+    b: np.ndarray
+    model: str = "mf"
+    loss: str = "bpr"
+    config: dict = field(default_factory=dict)
+    history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    best_epoch: int = 0
+
+    @property
+    def n_users(self) -> int:
+        return int(self.w.shape[0])
+
+    @property
+    def n_items(self) -> int:
+        return int(self.h.shape[0])
+
+    @property
+    def n_factors(self) -> int:
+        return int(self.w.shape[1])
+
+    def factors(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Effective float64 ``(w, h, b)`` with ``scores = w @ h.T + b``.
+
+        The model's sigmoids are applied (``snmf``: ``h``; ``nmf``: ``w``,
+        ``h``, ``b``, all >= 0).  This is what the adjoint transform consumes.
+        """
+        params = {k: np.asarray(getattr(self, k), np.float64) for k in ("w", "h", "b")}
+        w, h, b = _effective(params, self.model, xp=np)
+        return np.asarray(w, np.float64), np.asarray(h, np.float64), np.asarray(b, np.float64)
+
+    def scores(self, user_ids=None, chunk_size: int = 4096) -> np.ndarray:
+        """(len(user_ids), n_items) float64 scores, computed in user chunks."""
+        w, h, b = self.factors()
+        user_ids = np.arange(self.n_users) if user_ids is None else np.asarray(user_ids)
+        if user_ids.ndim != 1:
+            raise ValueError(f"user_ids must be one-dimensional, got shape {user_ids.shape}")
+        out = np.empty((user_ids.size, self.n_items), np.float64)
+        for s in range(0, user_ids.size, chunk_size):
+            out[s : s + chunk_size] = w[user_ids[s : s + chunk_size]] @ h.T + b
+        return out
+
+    # --------------------------------------------------------- persistence
+    def save(self, path) -> Path:
+        """Write ``path/params.npz``, ``path/config.json`` and ``path/history.csv``."""
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        atomic_save_npz(path / "params.npz", w=self.w, h=self.h, b=self.b)
+        atomic_write_json(
+            path / "config.json",
+            {"model": self.model, "loss": self.loss, "best_epoch": self.best_epoch, "config": self.config},
+        )
+        atomic_write_text(path / "history.csv", self.history.to_csv(index=False))
+        return path
+
+    @classmethod
+    def load(cls, path) -> "MFModel":
+        path = Path(path)
+        for name in ("params.npz", "config.json"):
+            if not (path / name).is_file():
+                raise FileNotFoundError(f"{path / name} not found: not a saved MFModel")
+        with np.load(path / "params.npz") as f:
+            w, h, b = f["w"], f["h"], f["b"]
+        meta = json.loads((path / "config.json").read_text())
+        hist_path = path / "history.csv"
+        history = pd.read_csv(hist_path) if hist_path.is_file() and hist_path.stat().st_size > 1 else pd.DataFrame()
+        return cls(
+            w=w, h=h, b=b, model=meta["model"], loss=meta["loss"],
+            config=meta.get("config", {}), history=history, best_epoch=int(meta.get("best_epoch", 0)),
+        )
+
+    def __repr__(self) -> str:
+        return (
+            f"<MFModel {self.model} K={self.n_factors} loss={self.loss} "
+            f"{self.n_users}x{self.n_items} best_epoch={self.best_epoch}>"
+        )
+
+
+# -------------------------------------------------------------------- fit
+def _check(cond: bool, msg: str):
+    if not cond:
+        raise ValueError(msg)
+
+
+def loss_slope_converged(losses: Sequence[float], window: int = 10, tol: float = -1e-4) -> bool:
+    """The original's stop rule: mean of the differences of the last ``window``
+    epoch losses ``>= tol`` (needs at least ``window`` losses)."""
+    if len(losses) < window:
+        return False
+    return bool(np.mean(np.diff(np.asarray(losses[-window:], np.float64))) >= tol)
+
+
+def fit_mf(
+    train: Interactions,
+    n_factors: int,
+    *,
+    model: str = "mf",
+    loss: str = "bpr",
+    lr: float = 1e-3,
+    batch_size: int = 128,
+    n_epochs: int = 100,
+    seed: int = 0,
+    neg_sampling: str = "exclude",
+    valid: Interactions | None = None,
+    early_stopping: str | None = None,
+    patience: int = 10,
+    eval_k: int = 10,
+    eval_metric: str = "prec",
+    eval_every: int = 1,
+    slope_window: int = 10,
+    slope_tol: float = -1e-4,
+    init_std: float | None = None,
+    verbose: bool = False,
+    callback: Callable[[int, dict], Any] | None = None,
+) -> MFModel:
+    """Fit MF / SNMF / NMF with BPR, Adam and sampled negatives.
+
+    Parameters
+    ----------
+    train : Interactions
+        Positive (user, item) pairs; duplicates are merged.
+    n_factors : int
+        Number of latent dimensions K (>= 1).
+    model : {"mf", "snmf", "nmf"}
+    loss : {"bpr", "bpr-spotlight"}
+        ``"bpr"`` = ``-log sigmoid(x_ui - x_uj)``; ``"bpr-spotlight"`` =
+        ``1 - sigmoid(x_ui - x_uj)`` (P1's published numbers).
+    lr : float
+        Adam learning rate (optax.adam, eps 1e-8 as in PyTorch).
+    batch_size : int
+        Triples per minibatch.  The last minibatch is padded with masked rows.
+    n_epochs : int
+        Maximum number of epochs.
+    seed : int
+        All randomness (init, shuffling, negatives) is derived from it:
+        ``PRNGKey(seed)`` split into an init key and a training key, folded
+        in with the epoch number.  Same seed, same data -> identical parameters.
+    neg_sampling : {"exclude", "uniform"}
+        See the module docstring.
+    valid : Interactions, optional
+        Evaluated (train items excluded) every ``eval_every`` epochs; the
+        metrics go to ``history`` as ``valid_<name>``.
+    early_stopping : {None, "valid", "loss-slope"}
+        ``"valid"``: keep the parameters of the epoch with the best
+        ``valid_<eval_metric>`` at ``eval_k`` and stop after ``patience``
+        epochs without improvement (needs ``valid``).  ``"loss-slope"``: the
+        original's rule -- stop when the mean of the differences of the last
+        ``slope_window`` epoch losses is ``>= slope_tol``; keeps the last
+        parameters.  ``None``: run all ``n_epochs``; if ``valid`` is given the
+        best-validation parameters are still kept.
+    init_std : float, optional
+        Std of the normal init of ``w`` and ``h``; default ``1/K`` (Spotlight's
+        ScaledEmbedding).  Biases start at 0.
+    verbose : bool
+        Print one line per epoch.
+    callback : callable, optional
+        ``callback(epoch, row)`` after each epoch with the history row.
+
+    Returns
+    -------
+    MFModel
+
+    Raises
+    ------
+    ValueError
+        On a bad parameter (the message names it).
+    """
+    _check(isinstance(train, Interactions), f"train must be an Interactions, got {type(train).__name__}")
+    _check(isinstance(n_factors, (int, np.integer)) and n_factors >= 1, f"n_factors must be an integer >= 1, got {n_factors!r}")
+    _check(model in MODELS, f"unknown model {model!r}; expected one of {MODELS}")
+    _check(loss in LOSSES, f"unknown loss {loss!r}; expected one of {LOSSES}")
+    _check(neg_sampling in NEG_SAMPLING, f"unknown neg_sampling {neg_sampling!r}; expected one of {NEG_SAMPLING}")
+    _check(np.isfinite(lr) and lr > 0, f"lr must be > 0, got {lr!r}")
+    _check(isinstance(batch_size, (int, np.integer)) and batch_size >= 1, f"batch_size must be an integer >= 1, got {batch_size!r}")
+    _check(isinstance(n_epochs, (int, np.integer)) and n_epochs >= 1, f"n_epochs must be an integer >= 1, got {n_epochs!r}")
+    _check(early_stopping in EARLY_STOPPING, f"unknown early_stopping {early_stopping!r}; expected one of {EARLY_STOPPING}")
+    _check(early_stopping != "valid" or valid is not None, "early_stopping='valid' needs a valid set (parameter valid)")
+    _check(isinstance(patience, (int, np.integer)) and patience >= 1, f"patience must be an integer >= 1, got {patience!r}")
+    _check(isinstance(eval_every, (int, np.integer)) and eval_every >= 1, f"eval_every must be an integer >= 1, got {eval_every!r}")
+    _check(isinstance(eval_k, (int, np.integer)) and eval_k >= 1, f"eval_k must be an integer >= 1, got {eval_k!r}")
+    _check(init_std is None or init_std > 0, f"init_std must be > 0, got {init_std!r}")
+    if valid is not None:
+        _check(isinstance(valid, Interactions), "valid must be an Interactions")
+        _check(valid.shape == train.shape, f"valid has shape {valid.shape}, train {train.shape}: they must share the id spaces")
+    config = dict(
+        n_factors=int(n_factors), model=model, loss=loss, lr=float(lr), batch_size=int(batch_size),
+        n_epochs=int(n_epochs), seed=int(seed), neg_sampling=neg_sampling,
+        early_stopping=early_stopping, patience=int(patience), eval_k=int(eval_k),
+        eval_metric=eval_metric, eval_every=int(eval_every), slope_window=int(slope_window),
+        slope_tol=float(slope_tol), init_std=None if init_std is None else float(init_std),
+    )
+
+    n_users, n_items, K = train.n_users, train.n_items, int(n_factors)
+    csr = train.tocsr()
+    indptr, q, n_steps = _sampler_arrays(csr)
+    pair_u = np.repeat(np.arange(n_users, dtype=np.int32), np.diff(csr.indptr))
+    pair_i = csr.indices.astype(np.int32)
+    if neg_sampling == "exclude":
+        # a user with every item has no negative: drop their pairs
+        keep = np.diff(csr.indptr)[pair_u] < n_items
+        pair_u, pair_i = pair_u[keep], pair_i[keep]
+    _check(pair_u.size > 0, "train has no pair with a possible negative item (every user has every item)")
+
+    key_init, key_train = jax.random.split(jax.random.PRNGKey(int(seed)))
+    kw, kh = jax.random.split(key_init)
+    std = 1.0 / K if init_std is None else float(init_std)
+    params = {
+        "w": std * jax.random.normal(kw, (n_users, K), jnp.float32),
+        "h": std * jax.random.normal(kh, (n_items, K), jnp.float32),
+        "b": jnp.zeros((n_items,), jnp.float32),
+    }
+    optimizer = optax.adam(lr)
+    opt_state = optimizer.init(params)
+    epoch_fn = _make_epoch_fn(model, loss, neg_sampling, n_items, int(pair_u.size), int(batch_size), n_steps, optimizer)
+    args = tuple(jnp.asarray(a) for a in (pair_u, pair_i, indptr, q))
+
+    rows: list[dict] = []
+    losses: list[float] = []
+    best = {"score": -np.inf, "epoch": 0, "params": params}
+    for epoch in range(1, int(n_epochs) + 1):
+        t0 = time.perf_counter()
+        params, opt_state, ep_loss = epoch_fn(params, opt_state, jax.random.fold_in(key_train, epoch), *args)
+        ep_loss = float(ep_loss)  # blocks until the epoch is done
+        row = {"epoch": epoch, "loss": ep_loss, "time_s": time.perf_counter() - t0}
+        losses.append(ep_loss)
+        if not np.isfinite(ep_loss):
+            raise FloatingPointError(f"loss is {ep_loss} at epoch {epoch}; lower lr")
+        stop = False
+        if valid is not None and (epoch % eval_every == 0 or epoch == n_epochs):
+            snap = _to_model(params, model, loss, config, epoch)
+            metrics = _evaluate(snap, valid, train, int(eval_k))
+            row.update({f"valid_{k}": v for k, v in metrics.items() if k != "n_users"})
+            if eval_metric not in metrics:
+                raise ValueError(f"eval_metric {eval_metric!r} not among {sorted(metrics)}")
+            if metrics[eval_metric] > best["score"]:
+                best = {"score": metrics[eval_metric], "epoch": epoch, "params": params}
+            if early_stopping == "valid" and epoch - best["epoch"] >= patience:
+                stop = True
+        if early_stopping == "loss-slope" and loss_slope_converged(losses, slope_window, slope_tol):
+            stop = True
+        rows.append(row)
+        if verbose:
+            print(" ".join(f"{k}={v:.5g}" if isinstance(v, float) else f"{k}={v}" for k, v in row.items()))
+        if callback is not None:
+            callback(epoch, row)
+        if stop:
+            break
+
+    if valid is not None and early_stopping != "loss-slope":
+        params, best_epoch = best["params"], best["epoch"]
+    else:
+        best_epoch = rows[-1]["epoch"]
+    out = _to_model(params, model, loss, config, best_epoch)
+    out.history = pd.DataFrame(rows)
+    return out
+
+
+def _to_model(params, model, loss, config, epoch) -> MFModel:
+    return MFModel(
+        w=np.asarray(params["w"]), h=np.asarray(params["h"]), b=np.asarray(params["b"]),
+        model=model, loss=loss, config=dict(config), best_epoch=int(epoch),
+    )
