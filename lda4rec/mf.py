@@ -45,6 +45,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -73,6 +74,7 @@ MODELS = ("mf", "snmf", "nmf")
 LOSSES = ("bpr", "bpr-spotlight")
 NEG_SAMPLING = ("exclude", "uniform")
 EARLY_STOPPING = (None, "valid", "loss-slope")
+_EVAL_METRICS = ("prec", "recall", "mrr", "ndcg", "hitrate", "mrr_full")
 
 
 # --------------------------------------------------------------------------- Pop
@@ -268,6 +270,59 @@ def _make_epoch_fn(model, loss, neg_sampling, n_items, n_pairs, batch_size, n_st
 
 
 # ----------------------------------------------------------- evaluation
+@partial(jax.jit, static_argnames=("model", "k"))
+def _topk_chunk(params, users, ex_rows, ex_items, model: str, k: int):
+    w, h, b = _effective(params, model)
+    s = w[users] @ h.T + b  # (n, I)
+    s = s.at[ex_rows, ex_items].set(-jnp.inf)
+    return jax.lax.top_k(s, k)[1]  # ties: lower item index first
+
+
+class _TopkValidator:
+    """Fast per-epoch validation: top-k metrics from a jitted ``lax.top_k``.
+
+    Gives ``prec``, ``recall``, ``hitrate``, ``mrr`` (MRR@k) and ``ndcg`` with
+    the conventions of `lda4rec.metrics` (training items excluded, users with
+    >= 1 validation item, ties broken by item index) from float32 scores; the
+    full-rank ``mrr_full`` needs the whole ranking and is left to
+    `lda4rec.metrics.evaluate` (used when ``eval_metric`` asks for it).
+    """
+
+    def __init__(self, valid: Interactions, exclude: Interactions, k: int, chunk_size: int = 1024):
+        self.k = int(min(k, valid.n_items))
+        self.n_items = valid.n_items
+        vcsr = valid.tocsr()
+        self.users = np.flatnonzero(np.diff(vcsr.indptr) > 0).astype(np.int32)
+        self.n_test = np.diff(vcsr.indptr)[self.users].astype(np.float64)
+        rows = np.repeat(np.arange(valid.n_users), np.diff(vcsr.indptr))
+        self.valid_keys = rows.astype(np.int64) * self.n_items + vcsr.indices
+        ecsr = exclude.tocsr()
+        self.chunks = []
+        for s in range(0, self.users.size, chunk_size):
+            uu = self.users[s : s + chunk_size]
+            sub = ecsr[uu]
+            ex_rows = np.repeat(np.arange(uu.size, dtype=np.int32), np.diff(sub.indptr))
+            self.chunks.append((jnp.asarray(uu), jnp.asarray(ex_rows), jnp.asarray(sub.indices.astype(np.int32))))
+
+    def __call__(self, params, model: str) -> dict:
+        tops = [np.asarray(_topk_chunk(params, u, r, i, model, self.k)) for u, r, i in self.chunks]
+        top = np.concatenate(tops).astype(np.int64)  # (n_users, k)
+        keys = self.users[:, None].astype(np.int64) * self.n_items + top
+        hit = np.isin(keys, self.valid_keys)
+        hits = hit.sum(1)
+        ranks = np.arange(1, self.k + 1)
+        first = np.where(hit.any(1), hit.argmax(1) + 1, 0)
+        ideal = np.cumsum(1.0 / np.log2(ranks + 1.0))
+        dcg = (hit / np.log2(ranks + 1.0)).sum(1)
+        return {
+            "prec": float(np.mean(hits / self.k)),
+            "recall": float(np.mean(hits / self.n_test)),
+            "mrr": float(np.mean(np.where(first > 0, 1.0 / np.maximum(first, 1), 0.0))),
+            "ndcg": float(np.mean(dcg / ideal[np.minimum(self.n_test, self.k).astype(int) - 1])),
+            "hitrate": float(np.mean(hits > 0)),
+        }
+
+
 def _local_topk(model, test: Interactions, exclude: Interactions | None, k: int) -> dict:
     """Prec@k / Recall@k fallback used only when `lda4rec.metrics` is absent."""
     test_csr = test.tocsr()
@@ -460,7 +515,13 @@ def fit_mf(
         See the module docstring.
     valid : Interactions, optional
         Evaluated (train items excluded) every ``eval_every`` epochs; the
-        metrics go to ``history`` as ``valid_<name>``.
+        metrics go to ``history`` as ``valid_<name>``.  Top-k metrics
+        (``prec``, ``recall``, ``mrr`` = MRR@k, ``ndcg``, ``hitrate``) come
+        from a fast jitted top-k with the conventions of `lda4rec.metrics`
+        (checked against it in the tests); ``eval_metric="mrr_full"`` uses
+        `lda4rec.metrics.evaluate` itself (slower: full ranking).
+    eval_k, eval_metric
+        Cutoff and the metric that selects the best epoch (higher is better).
     early_stopping : {None, "valid", "loss-slope"}
         ``"valid"``: keep the parameters of the epoch with the best
         ``valid_<eval_metric>`` at ``eval_k`` and stop after ``patience``
@@ -499,6 +560,7 @@ def fit_mf(
     _check(isinstance(patience, (int, np.integer)) and patience >= 1, f"patience must be an integer >= 1, got {patience!r}")
     _check(isinstance(eval_every, (int, np.integer)) and eval_every >= 1, f"eval_every must be an integer >= 1, got {eval_every!r}")
     _check(isinstance(eval_k, (int, np.integer)) and eval_k >= 1, f"eval_k must be an integer >= 1, got {eval_k!r}")
+    _check(eval_metric in _EVAL_METRICS, f"unknown eval_metric {eval_metric!r}; expected one of {_EVAL_METRICS}")
     _check(init_std is None or init_std > 0, f"init_std must be > 0, got {init_std!r}")
     if valid is not None:
         _check(isinstance(valid, Interactions), "valid must be an Interactions")
@@ -535,6 +597,8 @@ def fit_mf(
     epoch_fn = _make_epoch_fn(model, loss, neg_sampling, n_items, int(pair_u.size), int(batch_size), n_steps, optimizer)
     args = tuple(jnp.asarray(a) for a in (pair_u, pair_i, indptr, q))
 
+    fast_eval = eval_metric in ("prec", "recall", "mrr", "ndcg", "hitrate")
+    validator = _TopkValidator(valid, train, int(eval_k)) if valid is not None and fast_eval else None
     rows: list[dict] = []
     losses: list[float] = []
     best = {"score": -np.inf, "epoch": 0, "params": params}
@@ -548,8 +612,10 @@ def fit_mf(
             raise FloatingPointError(f"loss is {ep_loss} at epoch {epoch}; lower lr")
         stop = False
         if valid is not None and (epoch % eval_every == 0 or epoch == n_epochs):
-            snap = _to_model(params, model, loss, config, epoch)
-            metrics = _evaluate(snap, valid, train, int(eval_k))
+            if validator is not None:
+                metrics = validator(params, model)
+            else:
+                metrics = _evaluate(_to_model(params, model, loss, config, epoch), valid, train, int(eval_k))
             row.update({f"valid_{k}": v for k, v in metrics.items() if k != "n_users"})
             if eval_metric not in metrics:
                 raise ValueError(f"eval_metric {eval_metric!r} not among {sorted(metrics)}")

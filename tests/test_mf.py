@@ -253,3 +253,22 @@ def test_bad_parameters(small_interactions, kwargs, name):
     k = args.pop("n_factors")
     with pytest.raises(ValueError, match=name):
         fit_mf(small_interactions, k, **args)
+
+
+def test_fast_validator_matches_metrics_module():
+    metrics = pytest.importorskip("lda4rec.metrics")
+    from lda4rec.mf import _TopkValidator
+
+    train, valid = planted(n_users=45, n_items=60, seed=5)
+    m = fit_mf(train, 3, lr=0.02, n_epochs=3, batch_size=32, seed=3)
+    params = {"w": jnp.asarray(m.w), "h": jnp.asarray(m.h), "b": jnp.asarray(m.b)}
+    for k in (1, 5, 10):
+        fast = _TopkValidator(valid, train, k, chunk_size=16)(params, "mf")
+        ref = metrics.evaluate(m, valid, exclude=train, k=k)
+        for name in ("prec", "recall", "mrr", "ndcg", "hitrate"):
+            assert fast[name] == pytest.approx(ref[name], abs=1e-9), (k, name)
+    # mrr_full selects through lda4rec.metrics.evaluate
+    m2 = fit_mf(train, 3, n_epochs=2, valid=valid, eval_metric="mrr_full")
+    assert "valid_mrr_full" in m2.history
+    with pytest.raises(ValueError, match="eval_metric"):
+        fit_mf(train, 3, n_epochs=1, valid=valid, eval_metric="auc")
