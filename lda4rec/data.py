@@ -1,9 +1,26 @@
-"""Implicit-feedback interactions: the container every other module consumes.
+"""Data layer: the `Interactions` container, data set loaders, preprocessing, splits.
 
 `Interactions` holds parallel arrays of user ids, item ids (contiguous, 0-based),
 optional ratings and timestamps, and the maps back to the original ids.  Splits
 of one data set share ``n_users``/``n_items`` and the id maps, so a model trained
 on ``train`` scores the same item columns that ``test`` refers to.
+
+Loading
+    `DATASETS` (name → `DatasetSpec`: URL, archive layout, digest) and
+    `load_dataset(name, data_dir=None, download=True)`.  Files are looked up in
+    ``data_dir``, ``$LDA4REC_DATA``, the user cache (`cache_dir`), and for
+    ``movielens-100k`` (= ml-latest-small, the papers' "MovieLens-100K") in the
+    copy shipped with the package.  Each directory may hold the archive or its
+    extracted folder.  `load_item_metadata` / `load_user_metadata` give
+    MovieLens titles, genres and demographics.
+
+Preprocessing (seeded, returning new objects)
+    `to_implicit`, `cap_user_interactions`, `filter_min_interactions`,
+    `merge_duplicates`, `compact`.
+
+Splits
+    `random_split`, `leave_n_out_split`, and the papers' protocols
+    `p1_protocol` (→ train, valid, test) and `p2_protocol` (→ train, test).
 """
 
 from __future__ import annotations
@@ -405,7 +422,7 @@ DATASETS: dict[str, DatasetSpec] = {
             digest_note="MD5 published by GroupLens (ml-10m.zip.md5)",
             counts=(10_000_054, 69_878, 10_677),
             license=_ML_LICENSE + "; no redistribution without permission",
-            encoding={"items": "utf-8"},
+            encoding={"items": "utf-8|latin-1"},
         ),
         DatasetSpec(
             name="movielens-20m",
@@ -762,6 +779,11 @@ def _parse_ratings(data: bytes, label: str, fmt: str, n_fields: int):
         _diagnose(data, label, sep, header, n_fields)
     if df.shape[1] != n_fields or len(df) == 0:
         _diagnose(data, label, sep, header, n_fields)
+    if header and str(df.columns[0]).strip().lstrip("-").isdigit():
+        first = data.split(b"\n", 1)[0].decode("utf-8", errors="replace").rstrip("\r")
+        raise ValueError(
+            f"{label}, line 1: expected a header row, got data {first[:80]!r}"
+        )
     cols = [df.iloc[:, j] for j in range(n_fields)]
     ok = all(pd.api.types.is_integer_dtype(cols[j]) for j in (0, 1))
     ok = ok and pd.api.types.is_numeric_dtype(cols[2]) and not cols[2].isna().any()
@@ -881,8 +903,8 @@ def _take(inter: Interactions, idx) -> Interactions:
 
 def _rank_within_user(user_ids: np.ndarray, gen: np.random.Generator) -> np.ndarray:
     """Random rank (0, 1, ...) of each row among the rows of its user."""
-    keys = gen.random(user_ids.size)
-    order = np.lexsort((keys, user_ids))  # by user, then random key
+    perm = gen.permutation(user_ids.size)
+    order = perm[np.argsort(user_ids[perm], kind="stable")]  # by user, random within
     sorted_users = user_ids[order]
     starts = np.r_[0, np.flatnonzero(np.diff(sorted_users)) + 1]
     run_start = np.repeat(starts, np.diff(np.r_[starts, sorted_users.size]))
@@ -1120,7 +1142,8 @@ def p2_protocol(
     data = load_dataset(name, data_dir=data_dir, download=download)
     (s_split,) = derive_seeds(seed, 1)
     data = to_implicit(data, None)
-    if len(np.unique(data.user_ids * data.n_items + data.item_ids)) != len(data):
+    keys = np.sort(data.user_ids * data.n_items + data.item_ids)
+    if (np.diff(keys) == 0).any():
         data = merge_duplicates(data, "max")
     data = filter_min_interactions(data, min_user_interactions, min_item_interactions)
     data = compact(data)
@@ -1148,8 +1171,14 @@ _ML1M_AGES = {1: "Under 18", 18: "18-24", 25: "25-34", 35: "35-44", 45: "45-49",
 
 
 def _lines(src: _Source, encoding: str) -> list[str]:
+    raw = src.read_bytes()
+    if encoding == "utf-8|latin-1":  # utf-8 when it decodes strictly, else latin-1
+        try:
+            return raw.decode("utf-8").splitlines()
+        except UnicodeDecodeError:
+            return raw.decode("latin-1").splitlines()
     try:
-        text = src.read_bytes().decode(encoding)
+        text = raw.decode(encoding)
     except UnicodeDecodeError as exc:
         raise ValueError(f"{src.label}: not {encoding} text ({exc})") from None
     return text.splitlines()

@@ -290,6 +290,13 @@ def test_malformed_file_names_file_and_line(tmp_path, text, pattern):
         D.load_dataset("movielens-1m", data_dir=tmp_path, download=False)
 
 
+def test_csv_without_header_is_an_error(tmp_path):
+    (tmp_path / "goodbooks-10k").mkdir()
+    (tmp_path / "goodbooks-10k" / "ratings.csv").write_text("1,258,5\n2,4081,4\n")
+    with pytest.raises(ValueError, match=r"ratings\.csv, line 1: expected a header row"):
+        D.load_dataset("goodbooks", data_dir=tmp_path, download=False)
+
+
 def test_goodbooks_csv_and_amazon_hdf5(tmp_path):
     (tmp_path / "goodbooks-10k").mkdir()
     (tmp_path / "goodbooks-10k" / "ratings.csv").write_text(
