@@ -708,7 +708,7 @@ def run_all(
     seed: int = 0,
     n_twins: int = 2000,
     *,
-    neg_inf: str = "drop",
+    neg_inf: str | tuple = "drop",
     chunk_size: int = 32,
 ) -> pd.DataFrame:
     """All four P2 experiments on one set of LDAext parameters.
@@ -735,8 +735,9 @@ def run_all(
         The P2 split the MF was trained (train) and evaluated (test) on.
     seed : int
     n_twins : int
-    neg_inf : {"drop", "original"}
-        See `cohort_allocation`.
+    neg_inf : {"drop", "original"} or a sequence of them
+        See `cohort_allocation`; with several conventions experiment 1 gets
+        one row per convention and split (same ``k_min`` draw).
     chunk_size : int
         Query users per block in the twins overlap.
 
@@ -752,11 +753,13 @@ def run_all(
     ss_cohort, ss_twins = np.random.SeedSequence(int(seed)).spawn(2)
     k_min = _random_zero_cohort(theta, np.random.default_rng(ss_cohort))
     both = _concat(train, test)
+    conventions = (neg_inf,) if isinstance(neg_inf, str) else tuple(neg_inf)
     tables = []
-    for split, inter in (("train", train), ("test", test)):
-        tables.append(
-            cohort_allocation(params, inter, split=split, k_min=k_min, neg_inf=neg_inf)
-        )
+    for conv in conventions:
+        for split, inter in (("train", train), ("test", test)):
+            tables.append(
+                cohort_allocation(params, inter, split=split, k_min=k_min, neg_inf=conv)
+            )
     for split, inter in (("train", train), ("test", test), ("all", both)):
         tables.append(popularity_ranking(params, inter, split=split))
     for pop in ("delta", "empirical"):
