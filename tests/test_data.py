@@ -153,6 +153,17 @@ def test_shipped_movielens_100k_counts(tmp_path, no_env_data):
     assert D.verify_dataset("movielens-100k", data_dir=tmp_path / "empty") is True
 
 
+def test_verify_detects_a_modified_copy(tmp_path, no_env_data):
+    folder = tmp_path / "ml-latest-small"
+    shutil.copytree(D._PACKAGE_DATA / "ml-latest-small", folder)
+    assert D.verify_dataset("movielens-100k", data_dir=tmp_path) is True
+    with open(folder / "ratings.csv", "a") as fh:
+        fh.write("1,2,3.0,4\n")
+    with pytest.raises(ValueError, match=r"digest mismatch for .*ratings\.csv: expected sha256 aa289ca8"):
+        D.verify_dataset("movielens-100k", data_dir=tmp_path)
+    assert len(D.load_dataset("movielens-100k", data_dir=tmp_path)) == 100_837  # folder wins
+
+
 def test_movielens_100k_old_counts(data_dir):
     root = _need(data_dir, "ml-100k", "u.data")
     inter = D.load_dataset("movielens-100k-old", data_dir=root, download=False)
