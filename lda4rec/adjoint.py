@@ -376,6 +376,10 @@ class P1Params:
     h : (I, K) array
     b : (I,) array
         The non-negative factors; ``g_i(u) = (h_i + b_i / t_u) ⊘ n_u``.
+    norm : (U,) array
+        ``t_u <v_u, n_u> = ||what_u||_1 + ||b||_1`` (``||b||_1`` for a zero
+        user); the NMF scores divided by it are the item probabilities.  Users
+        with ``norm_u = 0`` have all scores 0 and get uniform probabilities.
 
     Columns of ``h`` that are all zero are kept here (their ``g_{*k}`` is only
     defined when ``||b||_1 > 0``; with ``||b||_1 = 0`` they get ``theta = 0``).
@@ -387,6 +391,7 @@ class P1Params:
     theta: np.ndarray
     h: np.ndarray
     b: np.ndarray
+    norm: np.ndarray
 
     def __getitem__(self, key: str):
         if key not in {f.name for f in fields(self)}:
@@ -425,7 +430,9 @@ def nmf_to_p1(w, h, b) -> P1Params:
         ok = tot[:, 0] > 0
         idx = np.flatnonzero(live)[ok]
         theta[idx] = vn[ok] / tot[ok]
-    return P1Params(t=t, v=v, n=n, theta=theta, h=h, b=b)
+    norm = np.full(n_users, float(b_norm))
+    norm[live] = t[live] * (v[live] * np.where(np.isfinite(n[live]), n[live], 0.0)).sum(axis=1)
+    return P1Params(t=t, v=v, n=n, theta=theta, h=h, b=b, norm=norm)
 
 
 def mf_to_p1(w, h, b) -> P1Params:
@@ -437,13 +444,14 @@ def p1_scores(params: P1Params, user_ids=None) -> np.ndarray:
     """``<theta_u, g_i(u)>`` for all items, shape (len(user_ids), I).
 
     Equals `ldaext_scores` of the same NMF up to rounding.  Zero users
-    (``t_u = 0``) get ``b / ||b||_1`` (uniform if ``b = 0``).
+    (``t_u = 0``) get ``b / ||b||_1``; users whose scores are all 0
+    (``norm_u = 0``) get uniform probabilities.
     """
     rows = _user_rows(params.t.shape[0], user_ids)
     h, b = params.h, params.b
     out = np.empty((rows.size, b.size))
     t = params.t[rows]
-    live = t > 0
+    live = (t > 0) & (params.norm[rows] > 0)
     th, n = params.theta[rows][live], params.n[rows][live]
     with np.errstate(invalid="ignore", divide="ignore"):
         a = np.where(th > 0, th / n, 0.0)  # theta_uk / n_uk, 0 where theta is 0
@@ -522,6 +530,29 @@ def _dominance_counts(o: np.ndarray, lim: np.ndarray) -> np.ndarray:
     return counts
 
 
+def _real_limits(r_sorted: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    """``L[r, q] = #{p : r_sorted[r, p] - r_sorted[r, q] > tol[r]}`` (rows sorted descending).
+
+    The difference is evaluated in floating point exactly as written; it is
+    non-increasing in p, so a vectorised binary search over ``p in [0, q]``
+    finds the first p where it is ``<= tol`` (``r_p >= r_q`` for ``p <= q``).
+    """
+    n, m = r_sorted.shape
+    q = np.broadcast_to(np.arange(m), (n, m))
+    lo = np.zeros((n, m), dtype=np.int64)
+    hi = np.array(q, dtype=np.int64)
+    rows = np.arange(n)[:, None]
+    t = tol[:, None]
+    while True:
+        active = lo < hi
+        if not active.any():
+            return lo
+        mid = (lo + hi) >> 1
+        far = (r_sorted[rows, mid] - r_sorted) > t
+        lo = np.where(active & far, mid + 1, lo)
+        hi = np.where(active & ~far, mid, hi)
+
+
 def count_inversions(
     reference_scores,
     other_scores,
@@ -540,7 +571,8 @@ def count_inversions(
     *real* inversion otherwise.  Both counts are exact (no sampling, no
     neighbour heuristics): with the reference order sorted descending,
     ``real = sum_q #{p < L_q : o_p > o_q}`` where ``o`` are the positions in
-    the other ranking and ``L_q = #{p : ref_p > ref_q + tol_u}``;
+    the other ranking and ``L_q = #{p : ref_p - ref_q > tol_u}`` (the
+    difference evaluated in float64, as in the definition);
     ``total`` is the same with ``L_q = q``.  Cost ``O(I log^2 I)`` per user,
     vectorised; users whose two rankings are identical cost one comparison.
 
@@ -592,12 +624,7 @@ def count_inversions(
         o = o[differ]
         r_sorted = np.take_along_axis(ref[sl][differ], order_r[differ], axis=1)
         q_idx = np.broadcast_to(np.arange(n_items), o.shape)
-        lim = np.empty_like(o)
-        neg = -r_sorted  # ascending
-        for row in range(differ.size):
-            t = tol[start + differ[row]]
-            lim[row] = np.searchsorted(neg[row], -(r_sorted[row] + t), side="left")
-        lim = np.minimum(lim, q_idx)
+        lim = _real_limits(r_sorted, tol[start + differ])
         tot[start + differ] = _dominance_counts(o, np.ascontiguousarray(q_idx))
         real[start + differ] = _dominance_counts(o, lim)
     return InversionCounts(
