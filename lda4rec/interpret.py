@@ -61,6 +61,8 @@ __all__ = [
     "as_ldaext_arrays",
     "item_popularity",
     "cohort_allocation",
+    "low_cohort",
+    "lda_model_view",
     "popularity_ranking",
     "conformity_ranking",
     "theta_overlap",
@@ -319,7 +321,8 @@ def cohort_allocation(
     seed: int | np.random.Generator = 0,
     neg_inf: str = "drop",
     k_min: np.ndarray | None = None,
-) -> pd.DataFrame:
+    return_users: bool = False,
+):
     """Experiment 1: the user's top cohort explains their items better.
 
     For each user ``u`` with items ``I_u`` in ``inter``: ``k_max = argmax_k
@@ -356,11 +359,16 @@ def cohort_allocation(
     neg_inf : {"drop", "original"}
     k_min : array of int, shape (U,), optional
         Pre-drawn zero cohorts (``-1`` = none), so that train and test use the
-        same ``k_min`` per user (`run_all` does this).
+        same ``k_min`` per user (`run_all` does this).  Any other choice of the
+        "low" cohort (e.g. ``argmin theta_u`` for a model without exact zeros,
+        see `low_cohort`) can be passed here.
+    return_users : bool
+        Also return the per-user table (``user, k_max, k_min, s_max, s_min,
+        used``).
 
     Returns
     -------
-    pandas.DataFrame
+    pandas.DataFrame, or (DataFrame, per-user DataFrame) with ``return_users``
         One row; ``mean_x``/``mean_y`` are the mean ``s_{k_max}``/``s_{k_min}``
         and the extra columns ``n_no_zero`` and ``n_neg_inf`` count the two
         kinds of problematic users.
@@ -414,7 +422,36 @@ def cohort_allocation(
     row = dict(experiment="cohort_allocation", split=split, other=neg_inf)
     row.update(_paired_ttest_row(s_hi, s_lo))
     row.update(skipped=skipped, skipped_reason=reason, n_no_zero=no_zero, n_neg_inf=n_bad)
-    return _frame([row])
+    out = _frame([row])
+    if return_users:
+        users = pd.DataFrame(
+            dict(
+                user=np.arange(n_users),
+                n_items=n_items_u,
+                k_max=k_max,
+                k_min=k_min,
+                s_max=s_max,
+                s_min=np.where(has_zero, s_min, np.nan),
+                used=use,
+            )
+        )
+        return out, users
+    return out
+
+
+def low_cohort(theta: np.ndarray, rule: str = "zero", seed: int | np.random.Generator = 0):
+    """The "low" cohort per user for experiment 1 (``-1`` = none).
+
+    ``rule="zero"`` (P2): a uniformly random ``k`` with ``theta_uk == 0``.
+    ``rule="argmin"``: ``argmin_k theta_uk`` (first minimum) -- for directly
+    fitted models whose ``theta`` has no exact zeros (a softmax is never 0).
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    if rule == "zero":
+        return _random_zero_cohort(theta, np.random.default_rng(seed))
+    if rule == "argmin":
+        return np.argmin(theta, axis=1).astype(np.int64)
+    raise ValueError(f"rule must be 'zero' or 'argmin', got {rule!r}")
 
 
 # -------------------------------------------------- experiment 2: popularity
@@ -710,6 +747,7 @@ def run_all(
     *,
     neg_inf: str | tuple = "drop",
     chunk_size: int = 32,
+    low: str = "zero",
 ) -> pd.DataFrame:
     """All four P2 experiments on one set of LDAext parameters.
 
@@ -740,6 +778,8 @@ def run_all(
         one row per convention and split (same ``k_min`` draw).
     chunk_size : int
         Query users per block in the twins overlap.
+    low : {"zero", "argmin"}
+        How experiment 1 picks the low cohort (`low_cohort`); P2: "zero".
 
     Returns
     -------
@@ -751,7 +791,7 @@ def run_all(
     _check_inter(train, "train", n_users, n_items)
     _check_inter(test, "test", n_users, n_items)
     ss_cohort, ss_twins = np.random.SeedSequence(int(seed)).spawn(2)
-    k_min = _random_zero_cohort(theta, np.random.default_rng(ss_cohort))
+    k_min = low_cohort(theta, low, np.random.default_rng(ss_cohort))
     both = _concat(train, test)
     conventions = (neg_inf,) if isinstance(neg_inf, str) else tuple(neg_inf)
     tables = []
@@ -796,3 +836,37 @@ def write_tables(df: pd.DataFrame, out_dir: str | os.PathLike, name: str = "inte
     records = df.astype(object).where(pd.notna(df), None).to_dict(orient="records")
     atomic_write_json(json_path, records)
     return {"csv": csv_path, "json": json_path}
+
+
+def lda_model_view(model: Any) -> dict:
+    """LDAext-shaped arrays from a directly fitted `lda4rec.lda.LDAModel`.
+
+    * LDAext fitted directly (``fit_ldaext``): ``theta``, ``phi``, ``delta``,
+      ``lam`` are already LDAext's parameters; returned as they are.
+    * LDA4Rec (P1, ``fit_lda4rec``): ``phi`` and ``delta`` are *logits*; the
+      item distribution of cohort k for user u is
+      ``softmax(phi_k + lam_u delta)``.  What can be read as "cohort k's item
+      distribution" is the user-free part ``softmax(phi_k)`` (lam_u = 0), and
+      as "popularity distribution" ``softmax(delta)``; both are returned in
+      place of the logits.  Rank statistics of delta (experiment 2) are
+      unchanged by the softmax; experiment 3's mean over I_u uses the
+      probabilities, as for LDAext.  ``lam`` is P1's conformity (a weight on
+      logits, not a mixture weight: magnitudes are not comparable with
+      LDAext's lam).
+
+    ``theta`` of a fitted model is a softmax of logits and has no exact zeros,
+    so experiment 1 needs ``low="argmin"`` (`run_all`).
+    """
+    theta = np.asarray(_get(model, "theta"), dtype=np.float64)
+    phi = np.asarray(_get(model, "phi"), dtype=np.float64)
+    delta = np.asarray(_get(model, "delta"), dtype=np.float64)
+    lam = np.asarray(_get(model, "lam"), dtype=np.float64)
+    variant = str(getattr(model, "variant", "ldaext"))
+    if variant.startswith("lda4rec"):
+
+        def softmax(x):
+            e = np.exp(x - x.max(axis=-1, keepdims=True))
+            return e / e.sum(axis=-1, keepdims=True)
+
+        phi, delta = softmax(phi), softmax(delta)
+    return dict(theta=theta, phi=phi, delta=delta, lam=lam)

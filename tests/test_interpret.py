@@ -397,3 +397,39 @@ def test_theta_entropy_and_top_items():
     top = it.top_items_per_cohort(params, n=2)
     assert top["item"].tolist() == [1, 2, 0, 2]
     assert top["phi"].tolist() == [0.6, 0.3, 0.5, 0.3]
+
+
+def test_low_cohort_argmin_and_return_users(synthetic):
+    params, train, test = synthetic
+    theta = params["theta"] + 0.01  # no exact zeros, like a softmax
+    theta /= theta.sum(axis=1, keepdims=True)
+    fitted = dict(params, theta=theta)
+    assert it.cohort_allocation(fitted, train).iloc[0]["n"] == 0  # P2's rule skips everyone
+    k_low = it.low_cohort(theta, "argmin")
+    np.testing.assert_array_equal(k_low, theta.argmin(axis=1))
+    df, users = it.cohort_allocation(fitted, train, k_min=k_low, return_users=True)
+    assert df.iloc[0]["n"] == 300 and df.iloc[0]["effect"] > 0.5
+    u = 7
+    items = np.unique(train.item_ids[train.user_ids == u])
+    assert users.loc[u, "s_max"] == pytest.approx(np.log(params["phi"][theta[u].argmax(), items]).sum())
+    assert users.loc[u, "s_min"] == pytest.approx(np.log(params["phi"][k_low[u], items]).sum())
+    rows = it.run_all(fitted, train, test, n_twins=20, low="argmin")
+    assert (rows.loc[rows.experiment == "cohort_allocation", "n"] == 300).all()
+    with pytest.raises(ValueError, match="rule"):
+        it.low_cohort(theta, "max")
+
+
+def test_lda_model_view_softmaxes_p1_logits():
+    class Fitted:
+        variant = "lda4rec"
+        theta = np.array([[0.3, 0.7]])
+        phi = np.array([[0.0, np.log(3.0)], [1.0, 1.0]])
+        delta = np.array([np.log(2.0), 0.0])
+        lam = np.array([0.5])
+
+    view = it.lda_model_view(Fitted())
+    np.testing.assert_allclose(view["phi"], [[0.25, 0.75], [0.5, 0.5]])
+    np.testing.assert_allclose(view["delta"], [2 / 3, 1 / 3])
+    Fitted.variant = "ldaext"
+    assert it.lda_model_view(Fitted())["phi"] is not None
+    np.testing.assert_allclose(it.lda_model_view(Fitted())["phi"], Fitted.phi)
