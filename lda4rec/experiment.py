@@ -31,7 +31,7 @@ Schema (``null`` is YAML's None)::
       min_user_interactions: int|null # drop users below; default null (p1), 20 (p2)
       min_item_interactions: int|null # drop items below; default null
       n_test: int               # p2 only: test items per user, default 10
-      estimator: PopEst|MFEst|SNMFEst|NMFEst|LDA4RecEst   # required
+      estimator: PopEst|MFEst|SNMFEst|NMFEst|LDA4RecEst|LDAextEst   # required
       est_params: {...}         # per estimator, see ESTIMATORS
       eval_k: int               # cutoff k of the metrics, default 10
       n_twins: int              # users sampled for P2's twin experiment (eval), default 2000
@@ -263,11 +263,38 @@ _MF_PARAMS: dict[str, Field] = {
     "eval_every": Field(int, 1, minimum=1, doc="validate every n epochs"),
 }
 
+_PRED_PARAMS: dict[str, Field] = {
+    "pred_method": Field(
+        str,
+        "rao-blackwell",
+        choices=("rao-blackwell", "plugin", "sample"),
+        doc="how LDAModel.scores ranks items (see lda4rec.lda)",
+    ),
+    "n_samples": Field(int, 32, minimum=1, doc="guide draws of rao-blackwell"),
+}
+
 _LDA_PARAMS: dict[str, Field] = {
     "embedding_dim": Field(int, minimum=1, doc="number of topics (cohorts) K"),
     "n_iter": Field(int, 10_000, minimum=1, doc="SVI steps"),
     "batch_size": Field(int, 128, minimum=1, doc="users per SVI step"),
     "learning_rate": Field(float, 1e-3, minimum=0, exclusive_minimum=True),
+    "marginal": Field(bool, True, doc="cohort summed out (True) or enumerated (False)"),
+    "hierarchical": Field(bool, False, doc="the hierarchical variant"),
+    "alpha": Field(float, None, nullable=True, minimum=0, exclusive_minimum=True,
+                   doc="Dirichlet concentration of theta; null: 1/K"),
+    **_PRED_PARAMS,
+}
+
+_LDAEXT_PARAMS: dict[str, Field] = {
+    "embedding_dim": Field(int, minimum=1, doc="number of cohorts K"),
+    "n_iter": Field(int, 10_000, minimum=1, doc="SVI steps"),
+    "batch_size": Field(int, 128, minimum=1, doc="users per SVI step"),
+    "learning_rate": Field(float, 1e-2, minimum=0, exclusive_minimum=True),
+    "alpha": Field(float, None, nullable=True, minimum=0, exclusive_minimum=True,
+                   doc="Dirichlet concentration of theta; null: 1/K"),
+    "beta": Field(float, 1.0, minimum=0, exclusive_minimum=True, doc="Dirichlet of phi_k"),
+    "gamma": Field(float, 1.0, minimum=0, exclusive_minimum=True, doc="Dirichlet of delta"),
+    **_PRED_PARAMS,
 }
 
 #: estimator name -> (library entry point, est_params schema)
@@ -277,6 +304,7 @@ ESTIMATORS: dict[str, tuple[str, dict[str, Field]]] = {
     "SNMFEst": ("lda4rec.mf.fit_mf(model='snmf')", _MF_PARAMS),
     "NMFEst": ("lda4rec.mf.fit_mf(model='nmf')", _MF_PARAMS),
     "LDA4RecEst": ("lda4rec.lda.fit_lda4rec", _LDA_PARAMS),
+    "LDAextEst": ("lda4rec.lda.fit_ldaext", _LDAEXT_PARAMS),
 }
 
 _MF_MODEL = {"MFEst": "mf", "SNMFEst": "snmf", "NMFEst": "nmf"}
@@ -760,37 +788,55 @@ def fit_estimator(cfg: Mapping[str, Any], train, valid=None):
             eval_metric=p["eval_metric"],
             eval_every=p["eval_every"],
         )
-    if est == "LDA4RecEst":
+    if est in ("LDA4RecEst", "LDAextEst"):
         try:
-            from .lda import fit_lda4rec
-        except ImportError as exc:
-            raise ExperimentError(f"estimator LDA4RecEst is not available: {exc}") from exc
-        return fit_lda4rec(
-            train,
-            p["embedding_dim"],
+            from . import lda
+        except ImportError as exc:  # pragma: no cover - lda is part of the package
+            raise ExperimentError(f"estimator {est} is not available: {exc}") from exc
+        common = dict(
             n_steps=p["n_iter"],
             batch_size=p["batch_size"],
             lr=p["learning_rate"],
             seed=seed,
+            alpha=p["alpha"],
+        )
+        if est == "LDA4RecEst":
+            return lda.fit_lda4rec(
+                train,
+                p["embedding_dim"],
+                marginal=p["marginal"],
+                hierarchical=p["hierarchical"],
+                **common,
+            )
+        return lda.fit_ldaext(
+            train, p["embedding_dim"], beta=p["beta"], gamma=p["gamma"], **common
         )
     raise ExperimentError(f"unknown estimator {est!r}")  # pragma: no cover - validated
 
 
+_LDA_FILE = "lda.npz"
+
+
 def save_model(cfg: Mapping[str, Any], model, path: Path) -> None:
-    """Write the fitted model to the folder ``path``."""
+    """Write the fitted model into the folder ``path``.
+
+    MF family: `lda4rec.mf.MFModel.save` (params.npz, config.json,
+    history.csv); LDA4Rec/LDAext: `lda4rec.lda.LDAModel.save` to ``lda.npz``;
+    Pop: the item counts in ``popularity.npz``.  Plus ``estimator.json``.
+    """
     est = cfg["experiment"]["estimator"]
     path.mkdir(parents=True, exist_ok=True)
     if est == "PopEst":
         atomic_save_npz(path / "popularity.npz", item_counts=model.item_counts_)
-    elif hasattr(model, "save"):
+    elif est in _MF_MODEL:
         model.save(path)
     else:
-        raise ExperimentError(f"{type(model).__name__} has no save(path) method")
+        model.save(path / _LDA_FILE)
     atomic_write_json(path / "estimator.json", {"estimator": est, "lda4rec": __version__})
 
 
 def load_model(cfg: Mapping[str, Any], path: Path):
-    """Load what `save_model` wrote (MF family and LDA4Rec)."""
+    """Load what `save_model` wrote (MF family, LDA4Rec, LDAext)."""
     est = cfg["experiment"]["estimator"]
     if not path.is_dir():
         raise ExperimentError(f"model folder {path} not found")
@@ -798,15 +844,29 @@ def load_model(cfg: Mapping[str, Any], path: Path):
         from .mf import MFModel
 
         return MFModel.load(path)
-    if est == "LDA4RecEst":
-        from . import lda
+    if est in ("LDA4RecEst", "LDAextEst"):
+        from .lda import load_lda
 
-        for candidate in (getattr(lda, "load_lda4rec", None), getattr(lda, "LDA4Rec", None)):
-            loader = getattr(candidate, "load", candidate)
-            if callable(loader):
-                return loader(path)
-        raise ExperimentError("lda4rec.lda offers no way to load a saved model")
+        if not (path / _LDA_FILE).is_file():
+            raise ExperimentError(f"{path / _LDA_FILE} not found")
+        return load_lda(path / _LDA_FILE)
     raise ExperimentError(f"estimator {est} has no trainable model to load")
+
+
+def _scorer(cfg: Mapping[str, Any], model):
+    """What `lda4rec.metrics.evaluate` ranks with: the model, or LDA's chosen method."""
+    est = cfg["experiment"]["estimator"]
+    if est not in ("LDA4RecEst", "LDAextEst"):
+        return model
+    p = cfg["experiment"]["est_params"]
+    seed = cfg["experiment"]["model_seed"]
+
+    def score(user_ids):
+        return model.scores(
+            user_ids, method=p["pred_method"], n_samples=p["n_samples"], seed=seed
+        )
+
+    return score
 
 
 # ------------------------------------------------------------------- logging
@@ -834,6 +894,11 @@ def _log_to(path: Path, level: str) -> Iterator[None]:
         logger.setLevel(old_level)
 
 
+def _short_repr(obj: Any, limit: int = 200) -> str:
+    text = repr(obj)
+    return text if len(text) <= limit else f"<{type(obj).__name__}>"
+
+
 # ----------------------------------------------------------------------- run
 def evaluate_splits(cfg: Mapping[str, Any], model, splits: Mapping[str, Any]) -> dict:
     """Top-k metrics (`lda4rec.metrics.evaluate`) on ``valid`` and ``test``.
@@ -846,6 +911,7 @@ def evaluate_splits(cfg: Mapping[str, Any], model, splits: Mapping[str, Any]) ->
 
     k = cfg["experiment"]["eval_k"]
     train = splits["train"]
+    model = _scorer(cfg, model)
     out: dict[str, dict] = {}
     if "valid" in splits:
         out["valid"] = evaluate(model, splits["valid"], exclude=train, k=k)
@@ -917,7 +983,7 @@ def run_experiment(
             t0 = time.perf_counter()
             model = fit_estimator(cfg, splits["train"], splits.get("valid"))
             fit_s = time.perf_counter() - t0
-            _logger.info("Fitted %r in %.1f s", model, fit_s)
+            _logger.info("Fitted %s in %.1f s", _short_repr(model), fit_s)
             t0 = time.perf_counter()
             metrics = evaluate_splits(cfg, model, splits)
             eval_s = time.perf_counter() - t0
@@ -989,8 +1055,17 @@ def _check_same_experiment(cfg: Mapping[str, Any], out: Path) -> None:
         )
 
 
+#: estimators whose fitted model ``eval`` can interpret
+INTERPRETABLE = ("MFEst", "SNMFEst", "NMFEst", "LDAextEst")
+
+
 def to_ldaext(cfg: Mapping[str, Any], model):
-    """LDAext parameters of a fitted model (the adjoint transform for MF models)."""
+    """LDAext parameters (theta, phi, delta, lam) of a fitted model.
+
+    MF and SNMF: `lda4rec.adjoint.mf_to_ldaext` of the effective factors;
+    NMF: `lda4rec.adjoint.nmf_to_ldaext`; a directly fitted LDAext
+    (`lda4rec.lda.fit_ldaext`): its posterior means as they are.
+    """
     est = cfg["experiment"]["estimator"]
     if est in _MF_MODEL:
         from . import adjoint
@@ -999,9 +1074,17 @@ def to_ldaext(cfg: Mapping[str, Any], model):
         if est == "NMFEst":
             return adjoint.nmf_to_ldaext(w, h, b)
         return adjoint.mf_to_ldaext(w, h, b)
+    if est == "LDAextEst":
+        return {name: getattr(model, name) for name in ("theta", "phi", "delta", "lam")}
+    reason = (
+        "LDA4Rec's phi and delta are logits (its item distribution is "
+        "softmax(phi_k + lam_u delta)), not the distributions P2's experiments read"
+        if est == "LDA4RecEst"
+        else "the popularity baseline has no cohorts"
+    )
     raise ExperimentError(
-        f"eval is not available for estimator {est}: the interpretation "
-        "experiments need an MF-family model (MFEst, SNMFEst, NMFEst)"
+        f"eval is not available for estimator {est}: {reason}; it needs one of "
+        f"{', '.join(INTERPRETABLE)}"
     )
 
 
@@ -1033,7 +1116,7 @@ def eval_experiment(
     if not out.is_dir():
         hint = f"lda4rec -c {source} run" if source else "lda4rec -c <config> run"
         raise ExperimentError(f"{out} not found: train the model first with `{hint}`")
-    if exp["estimator"] not in _MF_MODEL:
+    if exp["estimator"] not in INTERPRETABLE:
         to_ldaext(cfg, None)  # raises the explanation
     _check_same_experiment(cfg, out)
     model_dir = out / "model"
@@ -1043,7 +1126,7 @@ def eval_experiment(
         with _log_to(tmp / "eval.log", cfg["main"]["log_level"]):
             _logger.info("lda4rec %s: interpreting %r", __version__, cfg["main"]["name"])
             model = load_model(cfg, model_dir)
-            _logger.info("Loaded %r", model)
+            _logger.info("Loaded %s", _short_repr(model))
             splits = make_splits(cfg, data_dir)
             saved_split = out / "split.json"
             if saved_split.is_file():
@@ -1053,7 +1136,8 @@ def eval_experiment(
                     if split in want and want[split]["sha256"] != got["sha256"]:
                         raise ExperimentError(
                             f"the re-created {split} split differs from the one in "
-                            f"{saved_split} (data set files changed?)"
+                            f"{saved_split} (data set files or lda4rec's splitting changed?); "
+                            "rerun `run` with --force"
                         )
             params = to_ldaext(cfg, model)
             from .interpret import run_all, write_tables
@@ -1076,8 +1160,9 @@ def eval_experiment(
                 {
                     "n_users": int(theta.shape[0]),
                     "n_cohorts": int(theta.shape[1]),
-                    "lam_median": float(np.median(lam)),
-                    "lam_mean": float(np.mean(lam)),
+                    "lam_median": float(np.median(lam[np.isfinite(lam)])),
+                    "lam_mean": float(np.mean(lam[np.isfinite(lam)])),
+                    "n_lam_not_finite": int((~np.isfinite(lam)).sum()),
                     "seed": exp["interpret_seed"],
                     "n_twins": exp["n_twins"],
                 },

@@ -124,6 +124,11 @@ def test_original_config_values_are_read(tmp_path):
         "n_iter": 10000,
         "batch_size": 128,
         "learning_rate": 0.001,
+        "marginal": True,
+        "hierarchical": False,
+        "alpha": None,
+        "pred_method": "rao-blackwell",
+        "n_samples": 32,
     }
 
 
