@@ -1056,15 +1056,18 @@ def _check_same_experiment(cfg: Mapping[str, Any], out: Path) -> None:
 
 
 #: estimators whose fitted model ``eval`` can interpret
-INTERPRETABLE = ("MFEst", "SNMFEst", "NMFEst", "LDAextEst")
+INTERPRETABLE = ("MFEst", "SNMFEst", "NMFEst", "LDA4RecEst", "LDAextEst")
 
 
-def to_ldaext(cfg: Mapping[str, Any], model):
-    """LDAext parameters (theta, phi, delta, lam) of a fitted model.
+def to_ldaext(cfg: Mapping[str, Any], model) -> tuple[Any, dict]:
+    """LDAext parameters (theta, phi, delta, lam) of a fitted model, and the
+    extra keyword arguments `lda4rec.interpret.run_all` needs for them.
 
     MF and SNMF: `lda4rec.adjoint.mf_to_ldaext` of the effective factors;
-    NMF: `lda4rec.adjoint.nmf_to_ldaext`; a directly fitted LDAext
-    (`lda4rec.lda.fit_ldaext`): its posterior means as they are.
+    NMF: `lda4rec.adjoint.nmf_to_ldaext`.  Directly fitted LDA4Rec/LDAext:
+    `lda4rec.interpret.lda_model_view` (softmax of LDA4Rec's logits); their
+    theta has no exact zeros, so experiment 1 takes the argmin cohort as the
+    low one (``low="argmin"``) instead of P2's random zero cohort.
     """
     est = cfg["experiment"]["estimator"]
     if est in _MF_MODEL:
@@ -1072,19 +1075,15 @@ def to_ldaext(cfg: Mapping[str, Any], model):
 
         w, h, b = model.factors()
         if est == "NMFEst":
-            return adjoint.nmf_to_ldaext(w, h, b)
-        return adjoint.mf_to_ldaext(w, h, b)
-    if est == "LDAextEst":
-        return {name: getattr(model, name) for name in ("theta", "phi", "delta", "lam")}
-    reason = (
-        "LDA4Rec's phi and delta are logits (its item distribution is "
-        "softmax(phi_k + lam_u delta)), not the distributions P2's experiments read"
-        if est == "LDA4RecEst"
-        else "the popularity baseline has no cohorts"
-    )
+            return adjoint.nmf_to_ldaext(w, h, b), {}
+        return adjoint.mf_to_ldaext(w, h, b), {}
+    if est in ("LDA4RecEst", "LDAextEst"):
+        from .interpret import lda_model_view
+
+        return lda_model_view(model), {"low": "argmin"}
     raise ExperimentError(
-        f"eval is not available for estimator {est}: {reason}; it needs one of "
-        f"{', '.join(INTERPRETABLE)}"
+        f"eval is not available for estimator {est}: the popularity baseline has no "
+        f"cohorts; it needs one of {', '.join(INTERPRETABLE)}"
     )
 
 
@@ -1097,8 +1096,8 @@ def eval_experiment(
     """``lda4rec eval``: P2's interpretation experiments on a trained model.
 
     Loads the model that ``run`` saved in ``<results_path>/<name>/model``,
-    transforms it to LDAext (`lda4rec.adjoint.mf_to_ldaext`, or
-    ``nmf_to_ldaext`` for NMF), re-creates the split from the config (checked
+    transforms it to LDAext (`to_ldaext`: the adjoint transform for MF models,
+    `lda4rec.interpret.lda_model_view` for LDA fits), re-creates the split from the config (checked
     against ``split.json``), runs `lda4rec.interpret.run_all` on train and test
     and writes ``<results_path>/<name>/interpret/`` (replacing an earlier one,
     atomically): ``interpretation.csv``/``.json`` (the tables),
@@ -1139,7 +1138,7 @@ def eval_experiment(
                             f"{saved_split} (data set files or lda4rec's splitting changed?); "
                             "rerun `run` with --force"
                         )
-            params = to_ldaext(cfg, model)
+            params, extra = to_ldaext(cfg, model)
             from .interpret import run_all, write_tables
 
             t0 = time.perf_counter()
@@ -1149,6 +1148,7 @@ def eval_experiment(
                 splits["test"],
                 seed=exp["interpret_seed"],
                 n_twins=exp["n_twins"],
+                **extra,
             )
             _logger.info("Interpretation experiments took %.1f s", time.perf_counter() - t0)
             _logger.info("\n%s", df.to_string())
@@ -1163,6 +1163,7 @@ def eval_experiment(
                     "lam_median": float(np.median(lam[np.isfinite(lam)])),
                     "lam_mean": float(np.mean(lam[np.isfinite(lam)])),
                     "n_lam_not_finite": int((~np.isfinite(lam)).sum()),
+                    "low_cohort": extra.get("low", "zero"),
                     "seed": exp["interpret_seed"],
                     "n_twins": exp["n_twins"],
                 },
