@@ -44,6 +44,41 @@ EXIT_CONFIG = 2
 EXIT_FAILURE = 1
 
 
+def _common_options(parser: argparse.ArgumentParser, suppress, *, top: bool) -> None:
+    """-c, --data-dir, -s, --traceback; real defaults only on the top-level parser."""
+
+    def default(value):
+        return value if top else suppress
+
+    parser.add_argument(
+        "-c",
+        "--config",
+        dest="config",
+        metavar="PATH",
+        default=default(None),
+        help="path to the YAML config file (needed by run, eval, check)",
+    )
+    parser.add_argument(
+        "--data-dir",
+        metavar="DIR",
+        default=default(None),
+        help="directory with the data sets; overrides main.data_path and LDA4REC_DATA",
+    )
+    parser.add_argument(
+        "-s",
+        "--silent",
+        action="store_true",
+        default=default(False),
+        help="no log output on stderr (the log file is kept)",
+    )
+    parser.add_argument(
+        "--traceback",
+        action="store_true",
+        default=default(False),
+        help="show the full traceback on errors",
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="lda4rec",
@@ -53,28 +88,15 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="Example: lda4rec -c configs/default.yaml run",
     )
-    parser.add_argument(
-        "-c",
-        "--config",
-        dest="config",
-        metavar="PATH",
-        help="path to the YAML config file (needed by run, eval, check)",
-    )
-    parser.add_argument(
-        "--data-dir",
-        metavar="DIR",
-        help="directory with the data sets; overrides main.data_path and LDA4REC_DATA",
-    )
-    parser.add_argument(
-        "-s", "--silent", action="store_true", help="no log output on stderr (the log file is kept)"
-    )
-    parser.add_argument(
-        "--traceback", action="store_true", help="show the full traceback on errors"
-    )
+    _common_options(parser, argparse.SUPPRESS, top=True)
     parser.add_argument("--version", action="version", version=f"lda4rec {__version__}")
+    # the same options are accepted after the command (lda4rec run -c cfg.yaml)
+    common = argparse.ArgumentParser(add_help=False)
+    _common_options(common, argparse.SUPPRESS, top=False)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     p_run = sub.add_parser(
         "run",
+        parents=[common],
         help="split the data, fit, evaluate; write <results_path>/<name>/",
         description="Split the data, fit the estimator, evaluate it on valid and test "
         "and write config, metrics (JSON, CSV), model and log to <results_path>/<name>/.",
@@ -84,17 +106,20 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub.add_parser(
         "eval",
+        parents=[common],
         help="P2's interpretation experiments on the trained model",
         description="Load the model trained by `run`, transform it to LDAext, run P2's four "
         "interpretation experiments and write the tables to <results_path>/<name>/interpret/.",
     )
     sub.add_parser(
         "check",
+        parents=[common],
         help="validate the config and print it with all defaults filled in",
         description="Validate the config; print the resolved config as YAML.",
     )
     sub.add_parser(
         "datasets",
+        parents=[common],
         help="list the data sets and where their files are found",
         description="List the registered data sets and where each ratings file is looked "
         "for and found (no download).",
@@ -116,11 +141,11 @@ def _setup_logging(level: str, silent: bool) -> logging.Handler | None:
     return handler
 
 
-def _datasets(data_dir: str | None) -> int:
+def _datasets(cfg, data_dir: str | None) -> int:
     from . import data as D
     from .experiment import resolve_data_dir
 
-    root = resolve_data_dir({"main": {}}, data_dir)
+    root = resolve_data_dir(cfg, data_dir)
     print(f"data directory: {root if root else '(none set; LDA4REC_DATA unset)'}")
     print(f"user cache:     {D.cache_dir()}")
     for name, spec in D.DATASETS.items():
@@ -144,7 +169,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     handler = None
     try:
         if args.command == "datasets":
-            return _datasets(args.data_dir)
+            cfg = load_config(args.config) if args.config else {"main": {}}
+            return _datasets(cfg, args.data_dir)
         if not args.config:
             parser.error(f"the command {args.command!r} needs a config: -c PATH")
         source = Path(args.config)
@@ -160,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = eval_experiment(cfg, data_dir=args.data_dir, source=source)
         print(out)
         return 0
+    except BrokenPipeError:  # e.g. `lda4rec ... check | head`
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_FAILURE
     except ConfigError as exc:
         if args.traceback:
             raise

@@ -113,6 +113,21 @@ def test_traceback_flag_reraises(tmp_path):
         cli.main(["--traceback", "-c", str(cfg), "check"])
 
 
+def test_options_also_after_the_command(tmp_path, capsys):
+    cfg = write_config(
+        tmp_path / "c.yaml",
+        "experiment:\n  dataset: movielens-100k\n  estimator: PopEst\n",
+    )
+    assert cli.main(["check", "-c", str(cfg)]) == 0
+    first = capsys.readouterr().out
+    assert cli.main(["-c", str(cfg), "check"]) == 0
+    assert capsys.readouterr().out == first
+    args = cli.build_parser().parse_args(["run", "-c", "x.yaml", "--data-dir", "d", "-s", "-f"])
+    assert (args.config, args.data_dir, args.silent, args.force) == ("x.yaml", "d", True, True)
+    args = cli.build_parser().parse_args(["-c", "y.yaml", "eval"])
+    assert (args.config, args.data_dir, args.silent, args.traceback) == ("y.yaml", None, False, False)
+
+
 def test_check_prints_resolved_config(tmp_path, capsys):
     cfg = write_config(
         tmp_path / "c.yaml",
