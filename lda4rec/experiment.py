@@ -37,6 +37,41 @@ Schema (``null`` is YAML's None)::
       n_twins: int              # users sampled for P2's twin experiment (eval), default 2000
       interpret_seed: int       # seed of the interpretation experiments (eval), default 0
 
+``est_params`` per estimator (``->`` the library argument it feeds)::
+
+    PopEst      (lda4rec.mf.Popularity)  no parameters
+    MFEst, SNMFEst, NMFEst  (lda4rec.mf.fit_mf, model=mf|snmf|nmf)
+      embedding_dim: int        # required -> n_factors
+      n_iter: int               # 100 -> n_epochs (maximum)
+      batch_size: int           # 128
+      learning_rate: float      # 0.001 -> lr
+      loss: bpr|bpr-spotlight   # bpr; P1's numbers: bpr-spotlight
+      early_stopping: null|valid|loss-slope   # null
+      patience: int             # 10; only with early_stopping: valid
+      neg_sampling: exclude|uniform           # exclude; the original: uniform
+      eval_metric: prec|recall|mrr|ndcg|hitrate|mrr_full  # prec: selects the best epoch
+      eval_every: int           # 1: validate every n epochs
+    LDA4RecEst  (lda4rec.lda.fit_lda4rec)
+      embedding_dim: int        # required -> n_topics
+      n_iter: int               # 10000 -> n_steps
+      batch_size: int           # 128 users per step
+      learning_rate: float      # 0.001 -> lr
+      marginal: bool            # true: cohort summed out; false: enumerated
+      hierarchical: bool        # false
+      alpha: float|null         # null: 1/K
+      pred_method: rao-blackwell|plugin|sample  # rao-blackwell: how test items are ranked
+      n_samples: int            # 32 guide draws (rao-blackwell)
+    LDAextEst   (lda4rec.lda.fit_ldaext): as LDA4RecEst without marginal and
+      hierarchical, learning_rate default 0.01, plus beta: float (1.0), gamma: float (1.0)
+
+With protocol p1 the MF family always gets the validation split: without
+early stopping the parameters of the best validation epoch are kept
+(`lda4rec.mf.fit_mf`); with ``loss-slope`` the last ones.
+
+Metrics (``run``): `lda4rec.metrics.evaluate` at ``eval_k`` on ``valid``
+(training items excluded) and ``test`` (training and validation items
+excluded; the original code excluded only the training items).
+
 All paths that are relative are taken relative to the current working
 directory.  The original key ``train_test_split`` is accepted as an alias of
 ``protocol`` (``random_train_test_split`` = p1, ``items_per_user_train_test_split``
@@ -49,7 +84,8 @@ look-up of `lda4rec.data.load_dataset` (user cache, embedded ml-latest-small).
 Results are written atomically: a run builds its folder under a hidden
 temporary name beside the destination and renames it into place only when
 everything has been written, so an interrupted run never leaves a half-written
-``<results_path>/<name>/``.
+``<results_path>/<name>/``.  (Only a hard kill, e.g. SIGKILL, can leave the
+hidden ``.<name>.*.tmp`` folder behind; it is safe to delete.)
 """
 
 from __future__ import annotations
