@@ -539,6 +539,14 @@ def parse_config(
     if exp["interaction_pivot"] is not None and exp["interaction_pivot"] < 0:
         exp["interaction_pivot"] = None
 
+    from .data import DATASETS
+
+    if exp["dataset"] not in DATASETS:
+        raise err(
+            f"unknown dataset {exp['dataset']!r} (known: {', '.join(DATASETS)})",
+            "experiment.dataset",
+        )
+
     # estimator and its parameters
     est = exp["estimator"]
     if est not in ESTIMATORS:

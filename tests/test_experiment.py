@@ -288,6 +288,12 @@ def test_bad_estimator_name(tmp_path):
         assert name in str(err)
 
 
+def test_bad_dataset_name(tmp_path):
+    err = config_error(tmp_path, MINIMAL.replace("movielens-100k", "movielens-2m"))
+    assert err.key == "experiment.dataset" and err.line == 2
+    assert "unknown dataset 'movielens-2m'" in str(err) and "movielens-1m" in str(err)
+
+
 def test_protocol_specific_keys(tmp_path):
     err = config_error(tmp_path, MINIMAL + "    n_test: 5\n")
     assert err.key == "experiment.n_test" and "protocol p2" in str(err)
