@@ -45,7 +45,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
@@ -74,6 +74,7 @@ MODELS = ("mf", "snmf", "nmf")
 LOSSES = ("bpr", "bpr-spotlight")
 NEG_SAMPLING = ("exclude", "uniform")
 EARLY_STOPPING = (None, "valid", "loss-slope")
+OPTIMIZERS = ("adam", "lazy-adam")
 _EVAL_METRICS = ("prec", "recall", "mrr", "ndcg", "hitrate", "mrr_full")
 
 
@@ -229,7 +230,52 @@ def sample_negatives(
 
 
 # ------------------------------------------------------------- the epoch
-def _make_epoch_fn(model, loss, neg_sampling, n_items, n_pairs, batch_size, n_steps, optimizer):
+def _lazy_adam_rows(p, st, g_rows_list, idx_list, lr_t, eps_t, b1, b2):
+    """Adam on the rows in ``idx_list`` only ("lazy"/row-sparse Adam).
+
+    Gradients of duplicate rows are summed first (``st["g"]`` is a zero
+    accumulator that is cleared again on the touched rows only, so no step
+    costs O(rows)).  Out-of-range indices (masked pairs) are dropped.
+    """
+    acc = st["g"]
+    for g_rows, idx in zip(g_rows_list, idx_list):
+        acc = acc.at[idx].add(g_rows, mode="drop")
+    idx = jnp.concatenate(idx_list)
+    g = acc.at[idx].get(mode="clip")
+    mom = b1 * st["m"].at[idx].get(mode="clip") + (1 - b1) * g
+    vel = b2 * st["v"].at[idx].get(mode="clip") + (1 - b2) * g * g
+    new = p.at[idx].get(mode="clip") - lr_t * mom / (jnp.sqrt(vel) + eps_t)
+    return p.at[idx].set(new, mode="drop"), {
+        "m": st["m"].at[idx].set(mom, mode="drop"),
+        "v": st["v"].at[idx].set(vel, mode="drop"),
+        "g": acc.at[idx].set(0.0, mode="drop"),
+    }
+
+
+def _score_rows(w, h, b, model):
+    if model == "mf":
+        return jnp.sum(w * h, axis=-1) + b
+    if model == "snmf":
+        return jnp.sum(w * jax.nn.sigmoid(h), axis=-1) + b
+    return jnp.sum(jax.nn.sigmoid(w) * jax.nn.sigmoid(h), axis=-1) + jax.nn.sigmoid(b)
+
+
+def _init_opt_state(optimizer: str, lr: float, params):
+    if optimizer == "adam":
+        opt = optax.adam(lr)
+        return opt, opt.init(params)
+    zeros = lambda x: jnp.zeros_like(x)
+    state = {k: {"m": zeros(v), "v": zeros(v), "g": zeros(v)} for k, v in params.items()}
+    state["t"] = jnp.zeros((), jnp.int32)
+    return None, state
+
+
+@lru_cache(maxsize=32)
+def _make_epoch_fn(model, loss, neg_sampling, n_users, n_items, n_pairs, batch_size, n_steps, optimizer, lr):
+    """The jitted epoch; cached so that fits with the same shapes and settings
+    (e.g. several seeds) compile once."""
+    if optimizer == "adam":
+        optimizer = optax.adam(lr)
     loss_fn = _LOSS_FNS[loss]
     n_batches = -(-n_pairs // batch_size)
     n_pad = n_batches * batch_size - n_pairs
@@ -240,11 +286,44 @@ def _make_epoch_fn(model, loss, neg_sampling, n_items, n_pairs, batch_size, n_st
 
     grad_fn = jax.value_and_grad(batch_loss)
 
+    def rows_loss(rows, m):
+        wu, hi, hj, bi, bj = rows
+        xi = _score_rows(wu, hi, bi, model)
+        xj = _score_rows(wu, hj, bj, model)
+        return jnp.sum(m * loss_fn(xi - xj)) / jnp.maximum(jnp.sum(m), 1.0)
+
+    rows_grad = jax.value_and_grad(rows_loss)
+    b1, b2, eps = 0.9, 0.999, 1e-8
+
+    def lazy_step(carry, batch):
+        params, state = carry
+        u, i, j, m = batch
+        rows = (params["w"][u], params["h"][i], params["h"][j], params["b"][i], params["b"][j])
+        value, (gwu, ghi, ghj, gbi, gbj) = rows_grad(rows, m)
+        t = state["t"] + 1
+        # torch/optax Adam: p -= lr * m_hat / (sqrt(v_hat) + eps)
+        #   = p -= lr_t * m / (sqrt(v) + eps * sqrt(1 - b2^t)),  lr_t = lr sqrt(1-b2^t)/(1-b1^t)
+        c2 = jnp.sqrt(1 - b2**t)
+        lr_t = lr * c2 / (1 - b1**t)
+        eps_t = eps * c2
+        keep = m > 0
+        uu = jnp.where(keep, u, n_users)
+        ii = jnp.where(keep, i, n_items)
+        jj = jnp.where(keep, j, n_items)
+        new_params, new_state = {}, {"t": t}
+        for name, grads_, idxs in (
+            ("w", [gwu], [uu]), ("h", [ghi, ghj], [ii, jj]), ("b", [gbi, gbj], [ii, jj])
+        ):
+            new_params[name], new_state[name] = _lazy_adam_rows(
+                params[name], state[name], grads_, idxs, lr_t, eps_t, b1, b2
+            )
+        return (new_params, new_state), (value * jnp.sum(m), jnp.sum(m))
+
     def step(carry, batch):
         params, opt_state = carry
         u, i, j, m = batch
         value, grads = grad_fn(params, u, i, j, m)
-        updates, opt_state = optimizer.update(grads, opt_state, params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)  # optax Adam
         params = optax.apply_updates(params, updates)
         return (params, opt_state), (value * jnp.sum(m), jnp.sum(m))
 
@@ -262,7 +341,7 @@ def _make_epoch_fn(model, loss, neg_sampling, n_items, n_pairs, batch_size, n_st
             n_batches, batch_size
         )
         (params, opt_state), (sums, counts) = jax.lax.scan(
-            step, (params, opt_state), (pad(u), pad(i), pad(j), pad(m))
+            lazy_step if optimizer == "lazy-adam" else step, (params, opt_state), (pad(u), pad(i), pad(j), pad(m))
         )
         return params, opt_state, jnp.sum(sums) / jnp.maximum(jnp.sum(counts), 1.0)
 
@@ -369,7 +448,8 @@ class MFModel:
     b : (n_items,) ndarray   -- raw item biases
     model, loss : str
     config : dict            -- all `fit_mf` arguments
-    history : pandas.DataFrame -- per epoch: ``epoch, loss, time_s`` and
+    history : pandas.DataFrame -- per epoch: ``epoch, loss, time_s`` (wall),
+        ``cpu_s`` (process CPU time, all threads) and
         ``valid_<metric>`` columns when a validation set was given
     best_epoch : int         -- epoch (1-based) whose parameters these are
     """
@@ -486,6 +566,7 @@ def fit_mf(
     slope_window: int = 10,
     slope_tol: float = -1e-4,
     init_std: float | None = None,
+    optimizer: str = "adam",
     verbose: bool = False,
     callback: Callable[[int, dict], Any] | None = None,
 ) -> MFModel:
@@ -533,6 +614,14 @@ def fit_mf(
     init_std : float, optional
         Std of the normal init of ``w`` and ``h``; default ``1/K`` (Spotlight's
         ScaledEmbedding).  Biases start at 0.
+    optimizer : {"adam", "lazy-adam"}
+        ``"adam"``: dense Adam (optax; every parameter row moves every step
+        through its moments, as PyTorch's Adam in the original code).
+        ``"lazy-adam"``: row-sparse Adam -- only the rows of the users and
+        items in the minibatch are updated (moments and parameters), with the
+        global step count for bias correction (like ``torch.optim.SparseAdam``
+        / TF's LazyAdam).  Same result as ``"adam"`` when every row occurs in
+        every minibatch; much cheaper per step on large catalogues.
     verbose : bool
         Print one line per epoch.
     callback : callable, optional
@@ -561,6 +650,7 @@ def fit_mf(
     _check(isinstance(eval_every, (int, np.integer)) and eval_every >= 1, f"eval_every must be an integer >= 1, got {eval_every!r}")
     _check(isinstance(eval_k, (int, np.integer)) and eval_k >= 1, f"eval_k must be an integer >= 1, got {eval_k!r}")
     _check(eval_metric in _EVAL_METRICS, f"unknown eval_metric {eval_metric!r}; expected one of {_EVAL_METRICS}")
+    _check(optimizer in OPTIMIZERS, f"unknown optimizer {optimizer!r}; expected one of {OPTIMIZERS}")
     _check(init_std is None or init_std > 0, f"init_std must be > 0, got {init_std!r}")
     if valid is not None:
         _check(isinstance(valid, Interactions), "valid must be an Interactions")
@@ -570,7 +660,7 @@ def fit_mf(
         n_epochs=int(n_epochs), seed=int(seed), neg_sampling=neg_sampling,
         early_stopping=early_stopping, patience=int(patience), eval_k=int(eval_k),
         eval_metric=eval_metric, eval_every=int(eval_every), slope_window=int(slope_window),
-        slope_tol=float(slope_tol), init_std=None if init_std is None else float(init_std),
+        slope_tol=float(slope_tol), optimizer=optimizer, init_std=None if init_std is None else float(init_std),
     )
 
     n_users, n_items, K = train.n_users, train.n_items, int(n_factors)
@@ -592,9 +682,11 @@ def fit_mf(
         "h": std * jax.random.normal(kh, (n_items, K), jnp.float32),
         "b": jnp.zeros((n_items,), jnp.float32),
     }
-    optimizer = optax.adam(lr)
-    opt_state = optimizer.init(params)
-    epoch_fn = _make_epoch_fn(model, loss, neg_sampling, n_items, int(pair_u.size), int(batch_size), n_steps, optimizer)
+    _, opt_state = _init_opt_state(optimizer, float(lr), params)
+    epoch_fn = _make_epoch_fn(
+        model, loss, neg_sampling, int(n_users), int(n_items), int(pair_u.size), int(batch_size),
+        int(n_steps), optimizer, float(lr),
+    )
     args = tuple(jnp.asarray(a) for a in (pair_u, pair_i, indptr, q))
 
     fast_eval = eval_metric in ("prec", "recall", "mrr", "ndcg", "hitrate")
@@ -603,10 +695,11 @@ def fit_mf(
     losses: list[float] = []
     best = {"score": -np.inf, "epoch": 0, "params": params}
     for epoch in range(1, int(n_epochs) + 1):
-        t0 = time.perf_counter()
+        t0, c0 = time.perf_counter(), time.process_time()
         params, opt_state, ep_loss = epoch_fn(params, opt_state, jax.random.fold_in(key_train, epoch), *args)
         ep_loss = float(ep_loss)  # blocks until the epoch is done
-        row = {"epoch": epoch, "loss": ep_loss, "time_s": time.perf_counter() - t0}
+        row = {"epoch": epoch, "loss": ep_loss, "time_s": time.perf_counter() - t0,
+               "cpu_s": time.process_time() - c0}
         losses.append(ep_loss)
         if not np.isfinite(ep_loss):
             raise FloatingPointError(f"loss is {ep_loss} at epoch {epoch}; lower lr")

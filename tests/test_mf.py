@@ -272,3 +272,26 @@ def test_fast_validator_matches_metrics_module():
     assert "valid_mrr_full" in m2.history
     with pytest.raises(ValueError, match="eval_metric"):
         fit_mf(train, 3, n_epochs=1, valid=valid, eval_metric="auc")
+
+
+def test_lazy_adam_equals_dense_when_every_row_is_touched():
+    # 4 users x 4 items, every item is a positive of someone, one minibatch
+    # holds every pair: each step touches every row -> lazy == dense Adam
+    u = np.array([0, 0, 1, 1, 2, 2, 3, 3])
+    i = np.array([0, 1, 1, 2, 2, 3, 3, 0])
+    tr = Interactions(u, i, n_users=4, n_items=4)
+    kw = dict(n_epochs=5, batch_size=8, lr=0.05, seed=4)
+    for model in ("mf", "nmf"):
+        dense = fit_mf(tr, 2, model=model, optimizer="adam", **kw)
+        lazy = fit_mf(tr, 2, model=model, optimizer="lazy-adam", **kw)
+        for name in ("w", "h", "b"):
+            np.testing.assert_allclose(getattr(lazy, name), getattr(dense, name), rtol=2e-5, atol=1e-6)
+        np.testing.assert_allclose(lazy.history["loss"], dense.history["loss"], rtol=1e-5)
+
+
+def test_lazy_adam_learns_planted_structure():
+    train, test = planted(seed=6)
+    m = fit_mf(train, 4, n_epochs=40, lr=0.05, batch_size=32, optimizer="lazy-adam", seed=0)
+    assert m.config["optimizer"] == "lazy-adam"
+    assert m.history["loss"].iloc[-1] < 0.7 * m.history["loss"].iloc[0]
+    assert prec_at_k(m.scores(), train, test) > 0.2
