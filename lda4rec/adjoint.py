@@ -496,6 +496,9 @@ def _rank_positions(scores: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return order, pos
 
 
+_ROWS_PER_TREE = 16
+
+
 def _dominance_counts(o: np.ndarray, lim: np.ndarray) -> np.ndarray:
     """``sum_q #{p < lim[r, q] : o[r, p] > o[r, q]}`` for every row r (exact).
 
@@ -507,6 +510,13 @@ def _dominance_counts(o: np.ndarray, lim: np.ndarray) -> np.ndarray:
     n, m = o.shape
     if n == 0 or m < 2:
         return np.zeros(n, dtype=np.int64)
+    if n > _ROWS_PER_TREE:  # keep the searched arrays cache-sized
+        return np.concatenate(
+            [
+                _dominance_counts(o[i : i + _ROWS_PER_TREE], lim[i : i + _ROWS_PER_TREE])
+                for i in range(0, n, _ROWS_PER_TREE)
+            ]
+        )
     size = 1 << int(np.ceil(np.log2(m)))
     big = m + 1  # > every value; also the padding value
     pad = np.full((n, size), m, dtype=np.int64)
@@ -625,8 +635,13 @@ def count_inversions(
         r_sorted = np.take_along_axis(ref[sl][differ], order_r[differ], axis=1)
         q_idx = np.broadcast_to(np.arange(n_items), o.shape)
         lim = _real_limits(r_sorted, tol[start + differ])
-        tot[start + differ] = _dominance_counts(o, np.ascontiguousarray(q_idx))
-        real[start + differ] = _dominance_counts(o, lim)
+        t_cnt = _dominance_counts(o, np.ascontiguousarray(q_idx))
+        r_cnt = t_cnt.copy()
+        near = np.flatnonzero((lim != q_idx).any(axis=1))  # rows with near-ties
+        if near.size:
+            r_cnt[near] = _dominance_counts(o[near], lim[near])
+        tot[start + differ] = t_cnt
+        real[start + differ] = r_cnt
     return InversionCounts(
         total=int(tot.sum()),
         float_ties=int((tot - real).sum()),
