@@ -186,6 +186,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             out = eval_experiment(cfg, data_dir=args.data_dir, source=source)
         print(out)
         return 0
+    except KeyboardInterrupt:
+        if args.traceback:
+            raise
+        print("lda4rec: interrupted; no results were written", file=sys.stderr)
+        return 130
     except BrokenPipeError:  # e.g. `lda4rec ... check | head`
         import os
 

@@ -329,3 +329,24 @@ def test_datasets_command(capsys):
     where = D.locate_dataset("movielens-100k", data_dir=E.resolve_data_dir({"main": {}}))
     assert where is not None  # shipped with the package
     assert f"found:    {where}" in block
+
+
+def test_interrupted_run_writes_nothing(tmp_path, monkeypatch, capsys):
+    cfg = write_config(
+        tmp_path / "stop.yaml",
+        f"""\
+        main:
+            results_path: {tmp_path / 'results'}
+        experiment:
+            dataset: movielens-100k
+            estimator: PopEst
+        """,
+    )
+
+    def interrupt(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(E, "evaluate_splits", interrupt)
+    assert cli.main(["-s", "-c", str(cfg), "run"]) == 130
+    assert "interrupted" in capsys.readouterr().err
+    assert list((tmp_path / "results").iterdir()) == []
