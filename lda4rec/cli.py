@@ -167,6 +167,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help(sys.stderr)
         return EXIT_CONFIG
     handler = None
+    pkg_logger = logging.getLogger("lda4rec")
+    old_level = pkg_logger.level
     try:
         if args.command == "datasets":
             cfg = load_config(args.config) if args.config else {"main": {}}
@@ -211,7 +213,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURE
     finally:
         if handler is not None:
-            logging.getLogger("lda4rec").removeHandler(handler)
+            pkg_logger.removeHandler(handler)
+            handler.close()
+        pkg_logger.setLevel(old_level)
 
 
 if __name__ == "__main__":  # pragma: no cover
