@@ -137,8 +137,7 @@ def _np_sigmoid(x):
 
 
 def _pair_scores(params, u, i, model):
-    w, h, b = _effective({"w": params["w"][u], "h": params["h"][i], "b": params["b"][i]}, model)
-    return jnp.sum(w * h, axis=-1) + b
+    return _score_rows(params["w"][u], params["h"][i], params["b"][i], model)
 
 
 def bpr_loss(diff):
@@ -402,37 +401,9 @@ class _TopkValidator:
         }
 
 
-def _local_topk(model, test: Interactions, exclude: Interactions | None, k: int) -> dict:
-    """Prec@k / Recall@k fallback used only when `lda4rec.metrics` is absent."""
-    test_csr = test.tocsr()
-    users = np.flatnonzero(np.diff(test_csr.indptr) > 0)
-    excl = exclude.tocsr() if exclude is not None else None
-    prec, rec = [], []
-    for start in range(0, users.size, 1024):
-        uu = users[start : start + 1024]
-        s = np.array(model.scores(uu), dtype=np.float64)
-        if excl is not None:
-            sub = excl[uu]
-            s[np.repeat(np.arange(uu.size), np.diff(sub.indptr)), sub.indices] = -np.inf
-        top = np.argsort(-s, axis=1, kind="stable")[:, :k]
-        t = test_csr[uu]
-        hits = np.asarray(
-            [np.isin(top[r], t.indices[t.indptr[r] : t.indptr[r + 1]]).sum() for r in range(uu.size)]
-        )
-        prec.append(hits / k)
-        rec.append(hits / np.diff(t.indptr))
-    return {
-        "prec": float(np.mean(np.concatenate(prec))),
-        "recall": float(np.mean(np.concatenate(rec))),
-        "n_users": int(users.size),
-    }
-
-
 def _evaluate(model, test, exclude, k) -> dict:
-    try:
-        from .metrics import evaluate  # noqa: PLC0415
-    except ImportError:  # metrics module not there yet
-        return _local_topk(model, test, exclude, k)
+    from .metrics import evaluate  # noqa: PLC0415  (metrics imports data only)
+
     return dict(evaluate(model, test, exclude=exclude, k=k))
 
 
