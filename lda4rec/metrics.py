@@ -66,11 +66,63 @@ def _check_interactions(obj: Any, name: str, shape: tuple[int, int] | None = Non
         )
 
 
+def _positions_by_sort(key: np.ndarray, t_row: np.ndarray, t_item: np.ndarray):
+    """Per test entry: 0-based strict position, #greater, #equal (incl. itself).
+
+    One stable argsort per user (ties keep increasing item index; NaN keys,
+    i.e. excluded items, sort last and never tie).
+    """
+    n, n_items = key.shape
+    order = np.argsort(key, axis=1, kind="stable")
+    skey = np.take_along_axis(key, order, axis=1)
+    pos = np.empty_like(order)
+    np.put_along_axis(pos, order, np.arange(n_items)[None, :], axis=1)
+    cols = np.arange(n_items)
+    new = np.ones((n, n_items), dtype=bool)
+    new[:, 1:] = skey[:, 1:] != skey[:, :-1]
+    first = np.maximum.accumulate(np.where(new, cols, 0), axis=1)
+    last_flag = np.ones((n, n_items), dtype=bool)
+    last_flag[:, :-1] = new[:, 1:]
+    last = np.minimum.accumulate(np.where(last_flag, cols, n_items)[:, ::-1], axis=1)[:, ::-1]
+    p = pos[t_row, t_item]
+    f, l_ = first[t_row, p], last[t_row, p]
+    return p, f.astype(np.float64), (l_ - f + 1).astype(np.float64)
+
+
+def _positions_by_compare(
+    key: np.ndarray, t_row: np.ndarray, t_item: np.ndarray, block: int = 2048
+):
+    """Same as `_positions_by_sort` by comparing each test item with its row.
+
+    Keys are negated scores with NaN for excluded items; NaN compares false,
+    so excluded items are never counted (and an excluded test item gets
+    garbage that the caller masks).
+    """
+    n_items = key.shape[1]
+    cols = np.arange(n_items)[None, :]
+    p = np.empty(t_row.size, dtype=np.int64)
+    n_greater = np.empty(t_row.size)
+    n_equal = np.empty(t_row.size)
+    for s in range(0, t_row.size, block):
+        r, i = t_row[s : s + block], t_item[s : s + block]
+        rows = key[r]  # (b, I)
+        v = rows[np.arange(r.size), i][:, None]
+        less = rows < v  # higher score
+        eq = rows == v
+        g = less.sum(axis=1)
+        before = (eq & (cols < i[:, None])).sum(axis=1)
+        p[s : s + block] = g + before
+        n_greater[s : s + block] = g
+        n_equal[s : s + block] = eq.sum(axis=1)
+    return p, n_greater, n_equal
+
+
 def _chunk_metrics(
     scores: np.ndarray,
     test_rows: sp.csr_matrix,
     excl_rows: sp.csr_matrix | None,
     k: int,
+    method: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Per-user metrics for a block of users (rows of ``scores``).
 
@@ -87,33 +139,25 @@ def _chunk_metrics(
         excl[er, excl_rows.indices] = True
         # NaN sorts after every number, also after +inf: excluded items go last.
         key[excl] = np.nan
-    # Stable sort: ties keep increasing item index.  order[r, p] = item at
-    # 0-based position p of user r's ranking.
-    order = np.argsort(key, axis=1, kind="stable")
-    skey = np.take_along_axis(key, order, axis=1)
-    pos = np.empty_like(order)
-    np.put_along_axis(pos, order, np.arange(n_items)[None, :], axis=1)
-
-    # Tie groups of the sorted keys (NaN != NaN: excluded items never tie).
-    cols = np.arange(n_items)
-    new = np.ones((n, n_items), dtype=bool)
-    new[:, 1:] = skey[:, 1:] != skey[:, :-1]
-    first = np.maximum.accumulate(np.where(new, cols, 0), axis=1)
-    last_flag = np.ones((n, n_items), dtype=bool)
-    last_flag[:, :-1] = new[:, 1:]
-    last = np.minimum.accumulate(
-        np.where(last_flag, cols, n_items)[:, ::-1], axis=1
-    )[:, ::-1]
-
     # One entry per (user, test item).
     t_row = np.repeat(np.arange(n), np.diff(test_rows.indptr))
     t_item = test_rows.indices
     n_test = np.bincount(t_row, minlength=n).astype(np.float64)
     t_excl = excl[t_row, t_item]
-    p = pos[t_row, t_item]  # 0-based strict (index tie-broken) position
-    rank = p + 1.0
+    if method is None:
+        # comparing each test item with its row costs a few passes over the row
+        # per test item; a full sort costs ~log2(I) passes per user.  Measured:
+        # with 10 test items per user and I = 10,000, "compare" is ~2x faster.
+        method = "compare" if t_row.size <= n * max(4.0, 1.5 * np.log2(max(n_items, 2))) else "sort"
+    if method == "sort":
+        p, n_greater, n_equal = _positions_by_sort(key, t_row, t_item)
+    elif method == "compare":
+        p, n_greater, n_equal = _positions_by_compare(key, t_row, t_item)
+    else:
+        raise ValueError(f"method must be 'sort', 'compare' or None, got {method!r}")
+    rank = p + 1.0  # strict (index tie-broken) rank
     hit = (p < k) & ~t_excl
-    avg_rank = (first[t_row, p] + last[t_row, p]) / 2.0 + 1.0
+    avg_rank = n_greater + (n_equal + 1.0) / 2.0  # average rank within the tie group
 
     hits = np.bincount(t_row, weights=hit, minlength=n)
     rr = np.where(hit, 1.0 / rank, 0.0)
@@ -153,6 +197,7 @@ def evaluate(
     k: int = 10,
     chunk_size: int = 1024,
     per_user: bool = False,
+    method: str | None = None,
 ) -> dict[str, Any]:
     """Top-k metrics of a model, scoring ``chunk_size`` users at a time.
 
@@ -175,6 +220,10 @@ def evaluate(
     per_user
         Also return ``"per_user"``: a dict with ``"user_ids"`` and one array
         per metric (aligned with ``user_ids``).
+    method
+        How ranks are found, with identical results: ``"sort"`` (one stable
+        argsort per user), ``"compare"`` (each test item against its row;
+        faster when users have few test items) or ``None`` (choose per chunk).
 
     Returns
     -------
@@ -190,6 +239,8 @@ def evaluate(
         _check_interactions(exclude, "exclude", test.shape)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
+    if method not in (None, "sort", "compare"):
+        raise ValueError(f"method must be 'sort', 'compare' or None, got {method!r}")
     score_fn = _score_function(model_or_score_fn)
 
     test_csr = test.tocsr(binary=True)
@@ -209,6 +260,7 @@ def evaluate(
             test_csr[ids],
             None if excl_csr is None else excl_csr[ids],
             k,
+            method,
         )
         for name in METRIC_NAMES:
             parts[name].append(res[name])
@@ -228,6 +280,7 @@ def topk_metrics(
     *,
     chunk_size: int = 1024,
     per_user: bool = False,
+    method: str | None = None,
 ) -> dict[str, Any]:
     """Top-k metrics from a dense (n_users, n_items) score matrix.
 
@@ -238,7 +291,7 @@ def topk_metrics(
     ----------
     scores
         Dense array (NumPy or JAX), shape ``(test.n_users, test.n_items)``.
-    test, exclude, k, chunk_size, per_user
+    test, exclude, k, chunk_size, per_user, method
         As in `evaluate`.
 
     Examples
@@ -257,5 +310,11 @@ def topk_metrics(
             f"scores has shape {arr.shape}, expected (n_users, n_items) = {test.shape}"
         )
     return evaluate(
-        lambda ids: arr[ids], test, exclude, k=k, chunk_size=chunk_size, per_user=per_user
+        lambda ids: arr[ids],
+        test,
+        exclude,
+        k=k,
+        chunk_size=chunk_size,
+        per_user=per_user,
+        method=method,
     )

@@ -93,7 +93,12 @@ def random_case(seed, n_users=23, n_items=17, ties=False):
 
 
 # ---------------------------------------------------------------- hand-computed
-def test_hand_computed_with_ties_and_exclusion():
+def topk_metrics_m(method, *args, **kwargs):
+    return topk_metrics(*args, method=method, **kwargs)
+
+
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_hand_computed_with_ties_and_exclusion(method):
     # user 0: item 0 excluded; rankable items 1, 2, 3 with scores 1, 1, 0
     #   -> ranking 1, 2, 3 (tie 1/2 broken by index); test {1, 3} at ranks 1 and 3.
     # user 1: ranking 0, 1, 2, 3; test {0} at rank 1.
@@ -102,7 +107,7 @@ def test_hand_computed_with_ties_and_exclusion():
     test = _inter([(0, 1), (0, 3), (1, 0)], 3, 4)
     excl = _inter([(0, 0), (2, 3)], 3, 4)
 
-    m1 = topk_metrics(scores, test, excl, k=1)
+    m1 = topk_metrics_m(method, scores, test, excl, k=1)
     assert m1["n_users"] == 2
     assert m1["prec"] == pytest.approx((1 + 1) / 2)
     assert m1["recall"] == pytest.approx((1 / 2 + 1) / 2)
@@ -112,7 +117,7 @@ def test_hand_computed_with_ties_and_exclusion():
     # full-rank: user 0 has items 1, 2 tied -> average rank 1.5; item 3 rank 3
     assert m1["mrr_full"] == pytest.approx(((1 / 1.5 + 1 / 3) / 2 + 1.0) / 2)
 
-    m3 = topk_metrics(scores, test, excl, k=3)
+    m3 = topk_metrics_m(method, scores, test, excl, k=3)
     assert m3["prec"] == pytest.approx((2 / 3 + 1 / 3) / 2)
     assert m3["recall"] == pytest.approx(1.0)
     ndcg_u0 = (1 + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
@@ -120,22 +125,24 @@ def test_hand_computed_with_ties_and_exclusion():
     assert m3["mrr_full"] == pytest.approx(m1["mrr_full"])  # no cutoff
 
 
-def test_doc_example_and_miss():
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_doc_example_and_miss(method):
     test = _inter([(0, 1)], 1, 3)
-    m = topk_metrics(np.array([[0.9, 0.5, 0.1]]), test, k=2)
+    m = topk_metrics_m(method, np.array([[0.9, 0.5, 0.1]]), test, k=2)
     assert (m["prec"], m["recall"], m["mrr"]) == (0.5, 1.0, 0.5)
     assert m["ndcg"] == pytest.approx(1 / math.log2(3))
-    m1 = topk_metrics(np.array([[0.9, 0.5, 0.1]]), test, k=1)
+    m1 = topk_metrics_m(method, np.array([[0.9, 0.5, 0.1]]), test, k=1)
     assert (m1["prec"], m1["recall"], m1["mrr"], m1["hitrate"], m1["ndcg"]) == (0, 0, 0, 0, 0)
     assert m1["mrr_full"] == pytest.approx(0.5)
 
 
-def test_tie_at_topk_boundary_broken_by_index():
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_tie_at_topk_boundary_broken_by_index(method):
     # 6 items, scores tie at the k-th position: items 1, 3, 4 all 0.5.
     # ranking: 0 (0.9), 1, 3, 4 (0.5 ties, by index), 5 (0.2), 2 (0.1)
     scores = np.array([[0.9, 0.5, 0.1, 0.5, 0.5, 0.2]] * 3)
     test = _inter([(0, 3), (1, 4), (2, 1)], 3, 6)
-    m = topk_metrics(scores, test, k=3, per_user=True)
+    m = topk_metrics_m(method, scores, test, k=3, per_user=True)
     # item 3 at rank 3 (hit), item 4 at rank 4 (miss), item 1 at rank 2 (hit)
     np.testing.assert_allclose(m["per_user"]["mrr"], [1 / 3, 0.0, 1 / 2])
     np.testing.assert_allclose(m["per_user"]["prec"], [1 / 3, 0.0, 1 / 3])
@@ -144,17 +151,18 @@ def test_tie_at_topk_boundary_broken_by_index():
     # reversing the index order of a tie changes which item is in the top k
     rev = scores[:, ::-1].copy()
     test_rev = _inter([(0, 5 - 3), (1, 5 - 4), (2, 5 - 1)], 3, 6)
-    m_rev = topk_metrics(rev, test_rev, k=3, per_user=True)
+    m_rev = topk_metrics_m(method, rev, test_rev, k=3, per_user=True)
     # new index j = 5 - old index: the tie group {1, 3, 4} becomes {4, 2, 1},
     # ranked 1, 2, 4 by new index, i.e. old items 4, 3, 1 at ranks 2, 3, 4
     np.testing.assert_allclose(m_rev["per_user"]["mrr"], [1 / 3, 1 / 2, 0.0])
 
 
-def test_excluded_test_item_never_hits():
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_excluded_test_item_never_hits(method):
     scores = np.array([[5.0, 4.0, 3.0]])
     test = _inter([(0, 0), (0, 2)], 1, 3)
     excl = _inter([(0, 0)], 1, 3)
-    m = topk_metrics(scores, test, excl, k=2)
+    m = topk_metrics_m(method, scores, test, excl, k=2)
     # ranking without item 0: 1, 2 -> item 2 at rank 2 is the only hit
     assert m["prec"] == pytest.approx(1 / 2)
     assert m["recall"] == pytest.approx(1 / 2)  # |test_u| = 2 still
@@ -162,11 +170,12 @@ def test_excluded_test_item_never_hits():
     assert m["mrr_full"] == pytest.approx((0 + 1 / 2) / 2)
 
 
-def test_k_larger_than_rankable_items():
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_k_larger_than_rankable_items(method):
     scores = np.array([[0.1, 0.3, 0.2]])
     test = _inter([(0, 0)], 1, 3)
     excl = _inter([(0, 1)], 1, 3)
-    m = topk_metrics(scores, test, excl, k=50)
+    m = topk_metrics_m(method, scores, test, excl, k=50)
     # rankable: 2 (0.2), 0 (0.1) -> item 0 at rank 2
     assert m["prec"] == pytest.approx(1 / 50)
     assert m["recall"] == 1.0
@@ -174,32 +183,35 @@ def test_k_larger_than_rankable_items():
     assert m["ndcg"] == pytest.approx(1 / math.log2(3))
 
 
-def test_infinite_scores_and_exclusion_order():
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_infinite_scores_and_exclusion_order(method):
     # -inf is a legitimate (lowest) score; excluded items never take positions
     scores = np.array([[-np.inf, np.inf, 0.0, -np.inf]])
     test = _inter([(0, 3)], 1, 4)
     excl = _inter([(0, 1)], 1, 4)
-    m = topk_metrics(scores, test, excl, k=3, per_user=True)
+    m = topk_metrics_m(method, scores, test, excl, k=3, per_user=True)
     # ranking: 2 (0), 0 (-inf), 3 (-inf, later index) -> rank 3
     assert m["mrr"] == pytest.approx(1 / 3)
     assert m["mrr_full"] == pytest.approx(1 / 2.5)
 
 
-def test_duplicate_test_pairs_count_once():
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_duplicate_test_pairs_count_once(method):
     scores = np.array([[0.3, 0.2, 0.1]])
     dup = Interactions([0, 0, 0], [1, 1, 2], n_users=1, n_items=3)
-    m = topk_metrics(scores, dup, k=1)
+    m = topk_metrics_m(method, scores, dup, k=1)
     assert m["recall"] == 0.0
     assert m["mrr_full"] == pytest.approx((1 / 2 + 1 / 3) / 2)
 
 
 # ---------------------------------------------------------------- random cross-checks
+@pytest.mark.parametrize("method", ["sort", "compare", None])
 @pytest.mark.parametrize("seed", [0, 1, 2])
 @pytest.mark.parametrize("ties", [False, True])
 @pytest.mark.parametrize("k", [1, 3, 10, 40])
-def test_against_reference(seed, ties, k):
+def test_against_reference(seed, ties, k, method):
     scores, train, test = random_case(seed, ties=ties)
-    got = topk_metrics(scores, test, train, k=k)
+    got = topk_metrics(scores, test, train, k=k, method=method)
     want = reference_metrics(scores, test, train, k=k)
     assert got["n_users"] == want["n_users"]
     for name in METRIC_NAMES:
@@ -276,11 +288,14 @@ def test_bad_inputs_raise():
         evaluate(lambda ids: scores[ids][:, :3], test)
     with pytest.raises(ValueError, match="chunk_size"):
         evaluate(lambda ids: scores[ids], test, chunk_size=0)
+    with pytest.raises(ValueError, match="method"):
+        topk_metrics(scores, test, method="quick")
     with pytest.raises(ValueError, match="model_or_score_fn"):
         evaluate(42, test)
 
 
-def test_against_reference_with_test_items_excluded():
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_against_reference_with_test_items_excluded(method):
     scores, train, test = random_case(9, ties=True)
     # exclude the training items plus every other test pair
     sel = np.arange(len(test)) % 2 == 0
@@ -291,7 +306,7 @@ def test_against_reference_with_test_items_excluded():
         n_items=test.n_items,
     )
     for k in (2, 10):
-        got = topk_metrics(scores, test, excl, k=k)
+        got = topk_metrics(scores, test, excl, k=k, method=method)
         want = reference_metrics(scores, test, excl, k=k)
         for name in METRIC_NAMES:
             assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
