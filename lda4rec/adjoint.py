@@ -584,7 +584,7 @@ def count_inversions(
     the other ranking and ``L_q = #{p : ref_p - ref_q > tol_u}`` (the
     difference evaluated in float64, as in the definition);
     ``total`` is the same with ``L_q = q``.  Cost ``O(I log^2 I)`` per user,
-    vectorised; users whose two rankings are identical cost one comparison.
+    vectorised; users whose two rankings are identical cost only the two sorts.
 
     Parameters
     ----------
@@ -611,6 +611,8 @@ def count_inversions(
         )
     if np.isnan(other).any():
         raise ValueError("other_scores contains NaN")
+    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if rtol < 0 or atol < 0:
         raise ValueError(f"rtol and atol must be >= 0, got rtol={rtol}, atol={atol}")
     n_users, n_items = ref.shape

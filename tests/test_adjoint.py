@@ -272,6 +272,10 @@ def test_count_inversions_validation():
         A.count_inversions(np.array([[np.nan, 1.0]]), np.zeros((1, 2)))
     with pytest.raises(ValueError, match="scale"):
         A.count_inversions(np.zeros((1, 2)), np.zeros((1, 2)), scale=-1.0)
+    with pytest.raises(ValueError, match="chunk_size"):
+        A.count_inversions(np.zeros((1, 2)), np.zeros((1, 2)), chunk_size=0)
+    with pytest.raises(ValueError, match="rtol"):
+        A.count_inversions(np.zeros((1, 2)), np.zeros((1, 2)), rtol=-1.0)
 
 
 # ---------------------------------------------------------------- API details
