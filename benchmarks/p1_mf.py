@@ -20,15 +20,25 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import hashlib
 import time
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from lda4rec.data import p1_protocol
 from lda4rec.metrics import evaluate
 from lda4rec.mf import Popularity, fit_mf
 from lda4rec.utils import atomic_write_text, derive_seeds
+
+
+def _fingerprint(*parts) -> str:
+    """Short digest of the split, so rows of different splits are never mixed."""
+    h = hashlib.sha256()
+    for p in parts:
+        h.update(np.stack([p.user_ids, p.item_ids]).astype(np.int64).tobytes())
+    return h.hexdigest()[:12]
 
 
 def run(
@@ -48,11 +58,15 @@ def run(
     resume: bool = False,
 ) -> pd.DataFrame:
     train, valid, test = p1_protocol(dataset, seed=data_seed, data_dir=data_dir)
+    split_id = _fingerprint(train, valid, test)
     seeds = derive_seeds(data_seed, n_seeds)
     rows, hists = [], []
     done = set()
     if resume and (out / "results.csv").is_file():
         old = pd.read_csv(out / "results.csv", keep_default_na=False)
+        if "split" in old and (old["split"] != split_id).any():
+            raise SystemExit(f"{out / 'results.csv'} holds rows of another split than {split_id}: "
+                             "the data protocol changed; start a fresh --out")
         rows = old.to_dict("records")
         done = {(r["model"], int(r["K"]), r["loss"], int(r["seed"])) for r in rows}
         if (out / "histories.csv").is_file():
@@ -68,7 +82,7 @@ def run(
     pop = Popularity(train)
     if ("pop", 0, "", 0) not in done:
         rows.append(
-            {"dataset": dataset, "model": "pop", "K": 0, "loss": "", "seed": 0, "best_epoch": 0,
+            {"dataset": dataset, "split": split_id, "model": "pop", "K": 0, "loss": "", "seed": 0, "best_epoch": 0,
              "epochs_run": 0, "wall_s": time.perf_counter() - t0,
              **{f"test_{k}": v for k, v in evaluate(pop, test, exclude=train, k=10).items()},
              **{f"valid_{k}": v for k, v in evaluate(pop, valid, exclude=train, k=10).items()}}
@@ -90,7 +104,7 @@ def run(
                     wall = time.perf_counter() - t0
                     te = evaluate(m, test, exclude=train, k=10)
                     va = evaluate(m, valid, exclude=train, k=10)
-                    row = {"dataset": dataset, "model": model, "K": K, "loss": loss, "seed": seed,
+                    row = {"dataset": dataset, "split": split_id, "model": model, "K": K, "loss": loss, "seed": seed,
                            "best_epoch": m.best_epoch, "epochs_run": len(m.history), "wall_s": wall,
                            **{f"test_{k}": v for k, v in te.items()},
                            **{f"valid_{k}": v for k, v in va.items()}}
