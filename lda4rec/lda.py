@@ -23,8 +23,9 @@ minibatch, ``L`` padded interactions per user, ``K`` cohorts, ``I`` items).
   ``phi_k ~ Dir(beta)``, ``delta ~ Dir(gamma)``, item distribution
   ``(phi_z + lam_u delta) / (1 + lam_u)``.
 
-Users are subsampled in a ``plate`` with ``subsample_size=batch_size`` (NumPyro
-scales the user terms by ``U / B``); interactions are stored as per-user padded
+Users are subsampled: each step draws ``B`` distinct users with its own derived
+key, outside the model, and the user plate is scaled by ``U / B`` (so every ELBO
+implementation sees the same minibatch in model and guide); interactions are stored as per-user padded
 arrays ``items (U, L)`` with a boolean ``mask (U, L)``.  For ML-1M (6,040 users,
 cap 200) that is 1.2 M int32 -- a few MB -- and one step touches only
 ``B x K x I`` floats for the softmax normalisers.
@@ -227,48 +228,69 @@ def _check_sizes(n_topics: int, alpha: float | None) -> float:
 
 
 # ----------------------------------------------------------------- models
-def lda4rec_model(items, mask, *, n_items, n_topics, batch_size, alpha=None):
+def _user_plate(n_users, batch_size):
+    """Plate over the ``B`` minibatch users, scaled by ``U / B`` (unbiased ELBO).
+
+    The minibatch is drawn outside the model (one derived key per step) and passed
+    in, so model and guide see the same users under every ELBO implementation.
+    """
+    return _Scaled(numpyro.plate("users", batch_size, dim=-2), n_users / batch_size)
+
+
+class _Scaled:
+    def __init__(self, plate, scale):
+        self.plate, self.scale = plate, numpyro.handlers.scale(scale=scale)
+
+    def __enter__(self):
+        self.scale.__enter__()
+        return self.plate.__enter__()
+
+    def __exit__(self, *exc):
+        self.plate.__exit__(*exc)
+        return self.scale.__exit__(*exc)
+
+
+def lda4rec_model(users, items, mask, *, n_users, n_items, n_topics, alpha=None):
     """P1's LDA4Rec as the v1.0 code fits it; z enumerated (use `TraceEnum_ELBO`)."""
-    n_users, max_len = items.shape
+    batch_size, max_len = items.shape  # (B, L): the minibatch rows
     alpha = 1.0 / n_topics if alpha is None else alpha
     delta = numpyro.sample("delta", dist.Normal(0.0, 2.0).expand([n_items]).to_event(1))  # (I,)
     phi = numpyro.sample(
         "phi", dist.Normal(0.0, 1.0).expand([n_topics, n_items]).to_event(2)
     )  # (K, I)
-    with numpyro.plate("users", n_users, subsample_size=batch_size, dim=-2) as idx:
+    with _user_plate(n_users, batch_size):
         theta = numpyro.sample("theta", dist.Dirichlet(jnp.full(n_topics, alpha)))  # (B, 1, K)
         lam = numpyro.sample("lam", dist.LogNormal(-0.5, 0.5))  # (B, 1)
         log_p = jax.nn.log_softmax(phi + lam[..., None] * delta, axis=-1)  # (B, K, I)
-        rows = jnp.arange(idx.shape[0])[:, None]  # (B, 1)
+        rows = jnp.arange(batch_size)[:, None]  # (B, 1)
         with numpyro.plate("interactions", max_len, dim=-1):
             z = numpyro.sample(
                 "z", dist.Categorical(theta), infer={"enumerate": "parallel"}
             )  # (B, L), enumerated: (K, 1, 1)
             numpyro.sample(
-                "i", _ObservedItem(Vindex(log_p)[rows, z]).mask(mask[idx]), obs=items[idx]
+                "i", _ObservedItem(Vindex(log_p)[rows, z]).mask(mask), obs=items
             )  # (B, L)
 
 
-def lda4rec_marginal_model(items, mask, *, n_items, n_topics, batch_size, alpha=None):
+def lda4rec_marginal_model(users, items, mask, *, n_users, n_items, n_topics, alpha=None):
     """P1's LDA4Rec with z summed out analytically (use `Trace_ELBO`)."""
-    n_users, max_len = items.shape
+    batch_size, max_len = items.shape  # (B, L): the minibatch rows
     alpha = 1.0 / n_topics if alpha is None else alpha
     delta = numpyro.sample("delta", dist.Normal(0.0, 2.0).expand([n_items]).to_event(1))  # (I,)
     phi = numpyro.sample(
         "phi", dist.Normal(0.0, 1.0).expand([n_topics, n_items]).to_event(2)
     )  # (K, I)
-    with numpyro.plate("users", n_users, subsample_size=batch_size, dim=-2) as idx:
+    with _user_plate(n_users, batch_size):
         theta = numpyro.sample("theta", dist.Dirichlet(jnp.full(n_topics, alpha)))  # (B, 1, K)
         lam = numpyro.sample("lam", dist.LogNormal(-0.5, 0.5))  # (B, 1)
         with numpyro.plate("interactions", max_len, dim=-1):
             numpyro.sample(
-                "i", _LDA4RecItems(theta, phi, lam, delta).mask(mask[idx]), obs=items[idx]
+                "i", _LDA4RecItems(theta, phi, lam, delta).mask(mask), obs=items
             )  # (B, L)
 
 
-def lda4rec_guide(items, mask, *, n_items, n_topics, batch_size, alpha=None, init=None):
+def lda4rec_guide(users, items, mask, *, n_users, n_items, n_topics, alpha=None, init=None):
     """v1.0 guide: Normal delta, phi; LogNormal lam per user; Delta theta."""
-    n_users = items.shape[0]
     init = init or {}
     delta_loc = numpyro.param("delta_loc", init.get("delta_loc", jnp.zeros(n_items)))
     delta_scale = numpyro.param(
@@ -283,16 +305,16 @@ def lda4rec_guide(items, mask, *, n_items, n_topics, batch_size, alpha=None, ini
     theta_logits = numpyro.param("theta_logits", jnp.zeros((n_users, n_topics)))
     lam_loc = numpyro.param("lam_loc", jnp.full(n_users, -0.5))
     lam_scale = numpyro.param("lam_scale", jnp.full(n_users, 0.1), constraint=constraints.positive)
-    with numpyro.plate("users", n_users, subsample_size=batch_size, dim=-2) as idx:
-        theta = jax.nn.softmax(theta_logits[idx], axis=-1)[:, None, :]  # (B, 1, K)
+    with _user_plate(n_users, users.shape[0]):
+        theta = jax.nn.softmax(theta_logits[users], axis=-1)[:, None, :]  # (B, 1, K)
         numpyro.sample("theta", dist.Delta(theta, event_dim=1))
-        numpyro.sample("lam", dist.LogNormal(lam_loc[idx][:, None], lam_scale[idx][:, None]))  # (B, 1)
+        numpyro.sample("lam", dist.LogNormal(lam_loc[users][:, None], lam_scale[users][:, None]))  # (B, 1)
 
 
-def lda4rec_hier_model(items, mask, *, n_items, n_topics, batch_size, alpha=None):
+def lda4rec_hier_model(users, items, mask, *, n_users, n_items, n_topics, alpha=None):
     """Hierarchical LDA4Rec (logit space, z summed out): Beta topic prior and
     hyperpriors on the conformity's location and scale."""
-    n_users, max_len = items.shape
+    batch_size, max_len = items.shape  # (B, L): the minibatch rows
     alpha = numpyro.sample("alpha", dist.Beta(1.0, float(n_topics)))  # () topic prior
     mu_lam = numpyro.sample("mu_lam", dist.Normal(-0.5, 1.0))  # ()
     sigma_lam = numpyro.sample("sigma_lam", dist.HalfNormal(1.0))  # ()
@@ -300,18 +322,18 @@ def lda4rec_hier_model(items, mask, *, n_items, n_topics, batch_size, alpha=None
     phi = numpyro.sample(
         "phi", dist.Normal(0.0, 1.0).expand([n_topics, n_items]).to_event(2)
     )  # (K, I)
-    with numpyro.plate("users", n_users, subsample_size=batch_size, dim=-2) as idx:
+    with _user_plate(n_users, batch_size):
         theta = numpyro.sample(
             "theta", dist.Dirichlet(jnp.broadcast_to(alpha, (n_topics,)))
         )  # (B, 1, K)
         lam = numpyro.sample("lam", dist.LogNormal(mu_lam, sigma_lam))  # (B, 1)
         with numpyro.plate("interactions", max_len, dim=-1):
             numpyro.sample(
-                "i", _LDA4RecItems(theta, phi, lam, delta).mask(mask[idx]), obs=items[idx]
+                "i", _LDA4RecItems(theta, phi, lam, delta).mask(mask), obs=items
             )  # (B, L)
 
 
-def lda4rec_hier_guide(items, mask, *, n_items, n_topics, batch_size, alpha=None, init=None):
+def lda4rec_hier_guide(users, items, mask, *, n_users, n_items, n_topics, alpha=None, init=None):
     """v1.0 guide plus Beta / Normal / LogNormal factors for the hyperparameters."""
     a = numpyro.param("alpha_a", jnp.asarray(1.0), constraint=constraints.positive)
     b = numpyro.param("alpha_b", jnp.asarray(float(n_topics)), constraint=constraints.positive)
@@ -323,54 +345,55 @@ def lda4rec_hier_guide(items, mask, *, n_items, n_topics, batch_size, alpha=None
     s_scale = numpyro.param("sigma_lam_scale", jnp.asarray(0.1), constraint=constraints.positive)
     numpyro.sample("sigma_lam", dist.LogNormal(s_loc, s_scale))
     lda4rec_guide(
-        items, mask, n_items=n_items, n_topics=n_topics, batch_size=batch_size, init=init
+        users, items, mask, n_users=n_users, n_items=n_items, n_topics=n_topics, init=init
     )
 
 
 def ldaext_model(
-    items, mask, *, n_items, n_topics, batch_size, alpha=None, beta=1.0, gamma=1.0
+    users, items, mask, *, n_users, n_items, n_topics, alpha=None, beta=1.0, gamma=1.0
 ):
     """P2's LDAext fitted directly (z summed out): Dirichlet phi and delta,
     item distribution ``(phi_z + lam_u delta) / (1 + lam_u)``."""
-    n_users, max_len = items.shape
+    batch_size, max_len = items.shape  # (B, L): the minibatch rows
     alpha = 1.0 / n_topics if alpha is None else alpha
     delta = numpyro.sample("delta", dist.Dirichlet(jnp.full(n_items, gamma)))  # (I,)
     with numpyro.plate("topics", n_topics, dim=-1):
         phi = numpyro.sample("phi", dist.Dirichlet(jnp.full(n_items, beta)))  # (K, I)
-    with numpyro.plate("users", n_users, subsample_size=batch_size, dim=-2) as idx:
+    with _user_plate(n_users, batch_size):
         theta = numpyro.sample("theta", dist.Dirichlet(jnp.full(n_topics, alpha)))  # (B, 1, K)
         lam = numpyro.sample("lam", dist.LogNormal(-0.5, 0.5))  # (B, 1)
-        it = items[idx]  # (B, L)
+        it = items  # (B, L)
         # p_k(i|u) = (phi_ki + lam_u delta_i) / (1 + lam_u): no sum over items needed
-        p_obs = phi.T[it] + lam[..., None] * delta[it][..., None]  # (B, L, K)
-        p_obs = p_obs / (1.0 + lam[..., None])
-        log_lik = jax.nn.logsumexp(jnp.log(theta) + jnp.log(p_obs), axis=-1)  # (B, L)
+        log_p = jnp.logaddexp(
+            jnp.log(phi.T[it]), jnp.log(lam * delta[it])[..., None]
+        ) - jnp.log1p(lam)[..., None]  # (B, L, K)
+        log_lik = jax.nn.logsumexp(jnp.log(theta) + log_p, axis=-1)  # (B, L)
         with numpyro.plate("interactions", max_len, dim=-1):
-            numpyro.factor("i", jnp.where(mask[idx], log_lik, 0.0))  # (B, L)
+            numpyro.factor("i", jnp.where(mask, log_lik, 0.0))  # (B, L)
 
 
 def ldaext_guide(
-    items, mask, *, n_items, n_topics, batch_size, alpha=None, beta=1.0, gamma=1.0, init=None
+    users, items, mask, *, n_users, n_items, n_topics, alpha=None, beta=1.0, gamma=1.0, init=None
 ):
-    """Dirichlet factors for delta and phi_k, LogNormal lam, Delta theta."""
-    n_users = items.shape[0]
+    """Point masses (MAP) for delta, phi_k (softmax logits) and theta; LogNormal lam.
+
+    (A logistic-normal factor on the 9,724-simplex underflows in float32 under
+    stick-breaking; with beta = gamma = 1 the Dirichlet priors are flat and the
+    point masses are MAP estimates.)
+    """
     init = init or {}
-    d_conc = numpyro.param(
-        "delta_logconc", init.get("delta_logconc", jnp.full(n_items, math.log(10.0)))
-    )
-    numpyro.sample("delta", dist.Dirichlet(jnp.exp(d_conc)))  # (I,)
-    p_conc = numpyro.param(
-        "phi_logconc", init.get("phi_logconc", jnp.full((n_topics, n_items), math.log(10.0)))
-    )
+    d_logits = numpyro.param("delta_logits", jnp.zeros(n_items))
+    numpyro.sample("delta", dist.Delta(jax.nn.softmax(d_logits), event_dim=1))  # (I,)
+    p_logits = numpyro.param("phi_logits", init.get("phi_logits", jnp.zeros((n_topics, n_items))))
     with numpyro.plate("topics", n_topics, dim=-1):
-        numpyro.sample("phi", dist.Dirichlet(jnp.exp(p_conc)))  # (K, I)
+        numpyro.sample("phi", dist.Delta(jax.nn.softmax(p_logits, axis=-1), event_dim=1))  # (K, I)
     theta_logits = numpyro.param("theta_logits", jnp.zeros((n_users, n_topics)))
     lam_loc = numpyro.param("lam_loc", jnp.full(n_users, -0.5))
     lam_scale = numpyro.param("lam_scale", jnp.full(n_users, 0.1), constraint=constraints.positive)
-    with numpyro.plate("users", n_users, subsample_size=batch_size, dim=-2) as idx:
-        theta = jax.nn.softmax(theta_logits[idx], axis=-1)[:, None, :]  # (B, 1, K)
+    with _user_plate(n_users, users.shape[0]):
+        theta = jax.nn.softmax(theta_logits[users], axis=-1)[:, None, :]  # (B, 1, K)
         numpyro.sample("theta", dist.Delta(theta, event_dim=1))
-        numpyro.sample("lam", dist.LogNormal(lam_loc[idx][:, None], lam_scale[idx][:, None]))
+        numpyro.sample("lam", dist.LogNormal(lam_loc[users][:, None], lam_scale[users][:, None]))
 
 
 # ------------------------------------------------------------ the fitting
@@ -390,12 +413,13 @@ def _init_values(variant: str, n_topics: int, n_items: int, seed: int) -> dict:
     """Random cohort initialisation (breaks the K-fold symmetry)."""
     gen = np.random.default_rng(seed)
     if variant == "ldaext":
-        return {
-            "phi_logconc": jnp.asarray(
-                math.log(10.0) + 0.5 * gen.standard_normal((n_topics, n_items)), jnp.float32
-            )
-        }
+        return {"phi_logits": jnp.asarray(0.5 * gen.standard_normal((n_topics, n_items)), jnp.float32)}
     return {"phi_loc": jnp.asarray(0.1 * gen.standard_normal((n_topics, n_items)), jnp.float32)}
+
+
+def _minibatch(key, n_users: int, batch_size: int):
+    """``batch_size`` distinct users drawn uniformly (one derived key per step)."""
+    return jax.random.choice(key, n_users, (batch_size,), replace=False)
 
 
 def elbo_loss(
@@ -409,21 +433,25 @@ def elbo_loss(
     marginal: bool = True,
     alpha: float | None = None,
 ) -> float:
-    """Negative ELBO of one guide draw (one minibatch) at ``params`` (unconstrained
-    values are not expected: pass constrained values as stored in `LDAModel.params`).
+    """Negative ELBO estimate from one minibatch and one guide draw at ``params``.
 
-    Used to check that the enumerated and the analytic model agree.
+    ``params`` are constrained values as stored in `LDAModel.params`.  ``key``
+    fixes both the minibatch and the guide draw, so two models can be compared
+    on the same draw (the enumerated and the analytic LDA4Rec must agree).
     """
     model, guide, loss = _spec(variant, marginal)
-    kwargs = dict(n_items=data.n_items, n_topics=n_topics, batch_size=batch_size, alpha=alpha)
+    k_batch, k_elbo = jax.random.split(key)
+    users = _minibatch(k_batch, data.n_users, batch_size)
+    kwargs = dict(n_users=data.n_users, n_items=data.n_items, n_topics=n_topics, alpha=alpha)
     return float(
         loss.loss(
-            key,
+            k_elbo,
             {k: jnp.asarray(v) for k, v in params.items()},
             model,
             guide,
-            jnp.asarray(data.items),
-            jnp.asarray(data.mask),
+            users,
+            jnp.asarray(data.items)[users],
+            jnp.asarray(data.mask)[users],
             **kwargs,
         )
     )
@@ -455,38 +483,48 @@ def _fit(
         )
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr!r}")
+    if int(chunk_size) != chunk_size or chunk_size < 1:
+        raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     data = pad_interactions(train)
     model, guide, loss = _spec(variant, marginal)
-    init_seed, svi_seed = derive_seeds(seed, 2)
-    kwargs = dict(n_items=data.n_items, n_topics=int(n_topics), batch_size=int(batch_size), alpha=alpha)
+    init_seed, svi_seed, batch_seed = derive_seeds(seed, 3)
+    n_users, batch_size = data.n_users, int(batch_size)
+    kwargs = dict(n_users=n_users, n_items=data.n_items, n_topics=int(n_topics), alpha=alpha)
     kwargs.update(extra or {})
     init = _init_values(variant, int(n_topics), data.n_items, init_seed)
     guide_fn = _bind(guide, init)
     svi = SVI(model, guide_fn, numpyro.optim.Adam(lr), loss, **kwargs)
     items = jnp.asarray(data.items)
     mask = jnp.asarray(data.mask)
-    state = svi.init(jax.random.PRNGKey(svi_seed), items, mask)
+    batch_key = jax.random.PRNGKey(batch_seed)
+    users0 = _minibatch(jax.random.fold_in(batch_key, 2**31 - 1), n_users, batch_size)
+    state = svi.init(jax.random.PRNGKey(svi_seed), users0, items[users0], mask[users0])
 
     def make_runner(length):
         @jax.jit
-        def run(state, items, mask):
-            def body(s, _):
-                return svi.update(s, items, mask)
+        def run(state, items, mask, chunk_key):
+            def body(s, k):
+                users = _minibatch(k, n_users, batch_size)  # (B,)
+                return svi.update(s, users, items[users], mask[users])
 
-            return jax.lax.scan(body, state, None, length=length)
+            return jax.lax.scan(body, state, jax.random.split(chunk_key, length))
 
         return run
 
     runners: dict[int, Any] = {}
     losses = np.empty(int(n_steps), dtype=np.float64)
     done = 0
+    chunk = 0
     last_finite = None
     t0 = time.perf_counter()
     while done < n_steps:
         length = min(chunk_size, n_steps - done)
         if length not in runners:
             runners[length] = make_runner(length)
-        state, chunk_losses = runners[length](state, items, mask)
+        state, chunk_losses = runners[length](
+            state, items, mask, jax.random.fold_in(batch_key, chunk)
+        )
+        chunk += 1
         chunk_losses = np.asarray(chunk_losses, dtype=np.float64)
         bad = ~np.isfinite(chunk_losses)
         if bad.any():
@@ -620,7 +658,7 @@ def fit_ldaext(
 
     ``phi_k ~ Dir(beta)``, ``delta ~ Dir(gamma)``, ``theta_u ~ Dir(alpha)``
     (default ``1/K``), ``lam_u ~ LogNormal(-0.5, 0.5)``.  Returned ``.phi`` and
-    ``.delta`` are probability vectors (Dirichlet guide means); ``.theta`` and
+    ``.delta`` are probability vectors (point-mass guides, MAP); ``.theta`` and
     ``.lam`` as in `fit_lda4rec`.  Same errors as `fit_lda4rec`; additionally
     ``beta``/``gamma`` must be positive.
     """
@@ -710,16 +748,14 @@ class LDAModel:
     def delta(self) -> np.ndarray:
         """(I,) item popularity: logits (LDA4Rec) or probabilities (LDAext)."""
         if self.variant == "ldaext":
-            c = np.exp(self.params["delta_logconc"].astype(np.float64))
-            return c / c.sum()
+            return _softmax_np(self.params["delta_logits"].astype(np.float64))
         return self.params["delta_loc"].astype(np.float64)
 
     @property
     def phi(self) -> np.ndarray:
         """(K, I) cohort-item weights: logits (LDA4Rec) or probabilities (LDAext)."""
         if self.variant == "ldaext":
-            c = np.exp(self.params["phi_logconc"].astype(np.float64))
-            return c / c.sum(axis=1, keepdims=True)
+            return _softmax_np(self.params["phi_logits"].astype(np.float64))
         return self.params["phi_loc"].astype(np.float64)
 
     @property
@@ -744,11 +780,9 @@ class LDAModel:
         p = self.params
         users = np.arange(self.meta["n_users"]) if user_ids is None else np.asarray(user_ids)
         out = {}
-        if self.variant == "ldaext":
-            out["delta"] = np.asarray(
-                dist.Dirichlet(jnp.exp(p["delta_logconc"])).sample(k_d, (n,))
-            )
-            out["phi"] = np.asarray(dist.Dirichlet(jnp.exp(p["phi_logconc"])).sample(k_p, (n,)))
+        if self.variant == "ldaext":  # point masses
+            out["delta"] = np.broadcast_to(self.delta, (n,) + self.delta.shape).copy()
+            out["phi"] = np.broadcast_to(self.phi, (n,) + self.phi.shape).copy()
         else:
             out["delta"] = np.asarray(
                 dist.Normal(p["delta_loc"], p["delta_scale"]).sample(k_d, (n,))
@@ -833,7 +867,7 @@ class LDAModel:
         lam_loc = jnp.asarray(p["lam_loc"][users])
         lam_scale = jnp.asarray(p["lam_scale"][users])
         if self.variant == "ldaext":
-            glob = (jnp.exp(jnp.asarray(p["delta_logconc"])), jnp.exp(jnp.asarray(p["phi_logconc"])))
+            glob = (jnp.asarray(self.delta, jnp.float32), jnp.asarray(self.phi, jnp.float32))
         else:
             glob = tuple(
                 jnp.asarray(p[k]) for k in ("delta_loc", "delta_scale", "phi_loc", "phi_scale")
@@ -841,9 +875,8 @@ class LDAModel:
         return theta, lam_loc, lam_scale, glob
 
     def _draw_globals(self, key, glob):
-        if self.variant == "ldaext":
-            kd, kp = jax.random.split(key)
-            return dist.Dirichlet(glob[0]).sample(kd), dist.Dirichlet(glob[1]).sample(kp)
+        if self.variant == "ldaext":  # point masses
+            return glob
         d_loc, d_scale, p_loc, p_scale = glob
         kd, kp = jax.random.split(key)
         delta = d_loc + d_scale * jax.random.normal(kd, d_loc.shape)
