@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import subprocess
 import time
 from pathlib import Path
 
@@ -23,6 +24,14 @@ from lda4rec.data import p1_protocol
 from lda4rec.lda import fit_lda4rec
 from lda4rec.metrics import evaluate
 from lda4rec.utils import atomic_save_npz, atomic_write_json
+
+
+def _commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except Exception:  # not a checkout
+        return "unknown"
 
 
 def run_one(name, train, valid, test, k, seed, n_steps, batch_size, lr, out: Path, methods):
@@ -35,7 +44,7 @@ def run_one(name, train, valid, test, k, seed, n_steps, batch_size, lr, out: Pat
         batch_size=batch_size, lr=lr, fit_seconds=fit_s,
         final_loss_mean_last100=float(np.mean(model.history[-100:])),
         n_users=train.n_users, n_items=train.n_items, n_train=len(train),
-        host=platform.node(), cpu_count=os.cpu_count(),
+        host=platform.node(), cpu_count=os.cpu_count(), git_commit=_commit(),
     )
     for method in methods:
         t1 = time.perf_counter()
