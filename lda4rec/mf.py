@@ -68,6 +68,8 @@ __all__ = [
     "bpr_loss",
     "bpr_spotlight_loss",
     "sample_negatives",
+    "loss_slope_converged",
+    "OPTIMIZERS",
 ]
 
 MODELS = ("mf", "snmf", "nmf")
