@@ -23,19 +23,27 @@ minibatch, ``L`` padded interactions per user, ``K`` cohorts, ``I`` items).
   ``phi_k ~ Dir(beta)``, ``delta ~ Dir(gamma)``, item distribution
   ``(phi_z + lam_u delta) / (1 + lam_u)``.
 
+Guides: the v1.0 guide for LDA4Rec (Normal delta and phi, LogNormal lam per
+user, point mass for theta via softmax logits); LDAext uses point masses (MAP)
+for phi, delta and theta and LogNormal lam.
+
 Users are subsampled: each step draws ``B`` distinct users with its own derived
-key, outside the model, and the user plate is scaled by ``U / B`` (so every ELBO
-implementation sees the same minibatch in model and guide); interactions are stored as per-user padded
-arrays ``items (U, L)`` with a boolean ``mask (U, L)``.  For ML-1M (6,040 users,
-cap 200) that is 1.2 M int32 -- a few MB -- and one step touches only
-``B x K x I`` floats for the softmax normalisers.
+key, outside the model, and the user plate is scaled by ``U / B`` (so every
+ELBO implementation sees the same minibatch in model and guide).  Interactions
+are stored as per-user padded arrays ``items (U, L)`` with a boolean
+``mask (U, L)``; for ML-1M (6,040 users, cap 200) that is 1.2 M int32, a few
+MB.  The per-(user, cohort) normaliser ``log sum_i exp(phi_ki + lam_u delta_i)``
+is computed as a ``(B, I) @ (I, K)`` product of exponentials
+(`log_normalizer`), so the analytic model never builds a ``B x K x I`` tensor;
+the enumerated model builds it, as P1's code does.
 
 Inference
 ---------
 `fit_lda4rec` / `fit_ldaext` run `numpyro.infer.SVI` with Adam; the whole
 update is jitted and ``jax.lax.scan`` runs chunks of steps on device, so the
-only Python overhead is one call per chunk.  The user minibatch is drawn by the
-plate from a key that SVI splits afresh every step.
+only Python overhead is one call per chunk.  The user minibatch of each step is
+drawn on device from its own key (split from a per-chunk key); SVI splits its
+own key afresh every step for the guide draws.
 
 Predictions (`LDAModel.scores`)
 -------------------------------
@@ -691,8 +699,14 @@ def _softmax_np(x, axis=-1):
 @jax.jit
 def _p1_item_probs(theta, lam, delta, phi):
     """``sum_k theta_uk softmax(phi_k + lam_u delta)``: (C, K), (C,), (I,), (K, I) -> (C, I)."""
-    p = jax.nn.softmax(phi[None] + lam[:, None, None] * delta, axis=-1)  # (C, K, I)
-    return jnp.einsum("ck,cki->ci", theta, p)
+    # softmax(phi_k + lam_u delta)_i = exp(phi_ki) exp(lam_u delta_i) / s_uk, so
+    # p(i|u) = exp(lam_u delta_i) * sum_k (theta_uk / s_uk) exp(phi_ki): C x I + K x I
+    # exponentials and a (C, K) @ (K, I) product instead of C x K x I exponentials.
+    ld = lam[:, None] * delta  # (C, I)
+    e_ld = jnp.exp(ld - ld.max(axis=-1, keepdims=True))  # (C, I)
+    e_phi = jnp.exp(phi - phi.max(axis=-1, keepdims=True))  # (K, I)
+    s = e_ld @ e_phi.T  # (C, K)
+    return e_ld * ((theta / s) @ e_phi)
 
 
 @jax.jit
