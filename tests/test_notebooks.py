@@ -18,10 +18,10 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.md"))
 # name -> papermill parameters that keep the run short.
 TINY: dict[str, dict] = {
     "adjoint": {"n_epochs": 2},
-    "mf_benchmarks": {"n_epochs": 2, "Ks": [2], "seeds": [0]},
+    "mf_benchmarks": {"n_epochs": 2, "Ks": [2], "models": ["mf"], "n_seeds": 1, "patience": 2},
     "lda_synthetic": {},
     "lda_benchmarks": {},
-    "interpretation": {},
+    "interpretation": {"n_factors": 4, "seeds": [0], "n_epochs": 2, "n_twins": 100, "lda_n_steps": 0},
 }
 
 
