@@ -19,8 +19,11 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.md"))
 TINY: dict[str, dict] = {
     "adjoint": {"n_epochs": 2},
     "mf_benchmarks": {"n_epochs": 2, "Ks": [2], "models": ["mf"], "n_seeds": 1, "patience": 2},
-    "lda_synthetic": {},
-    "lda_benchmarks": {},
+    "lda_synthetic": {
+        "n_users": 60, "n_items": 120, "n_topics": 2, "n_per_user": 20, "n_steps": 60,
+        "batch_size": 32, "n_draws": 20, "mf_epochs": 2,
+    },
+    "lda_benchmarks": {"n_steps": 20, "n_samples": 4, "n_sample_users": 2, "n_draws": 500},
     "interpretation": {"n_factors": 4, "seeds": [0], "n_epochs": 2, "n_twins": 100, "lda_n_steps": 0},
 }
 
