@@ -155,6 +155,7 @@ CONFIGS = [
     ("ours bpr, lazy Adam lr 1e-3, batch 128",
      dict(loss="bpr", lr=1e-3, batch_size=128, optimizer="lazy-adam", max_epochs={"movielens-1m": 5})),
     ("ours bpr, Adam lr 1e-2, batch 1024", dict(loss="bpr", lr=1e-2, batch_size=1024)),
+    ("ours bpr, row-sparse SGD lr .05, batch 1024", dict(loss="bpr", lr=0.05, batch_size=1024, optimizer="sgd")),
 ]
 
 
@@ -167,10 +168,13 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--data-dir", default=None)
     p.add_argument("--csv", default=None, help="also write the table to this CSV")
+    p.add_argument("--configs", nargs="+", default=None,
+                   help="only the configurations whose label contains one of these strings (implicit always runs)")
     a = p.parse_args(argv)
+    configs = [c for c in CONFIGS if a.configs is None or any(s in c[0] for s in a.configs)]
     Ks = a.K or [32 if d == "movielens-100k" else 64 for d in a.datasets]
     out = pd.concat(
-        [bench_dataset(d, k, a.n_epochs, a.patience, a.data_dir, CONFIGS, a.threads) for d, k in zip(a.datasets, Ks)]
+        [bench_dataset(d, k, a.n_epochs, a.patience, a.data_dir, configs, a.threads) for d, k in zip(a.datasets, Ks)]
     )
     with pd.option_context("display.width", 200, "display.max_columns", 20, "display.precision", 4):
         print("\n" + out.to_string(index=False))

@@ -295,3 +295,44 @@ def test_lazy_adam_learns_planted_structure():
     assert m.config["optimizer"] == "lazy-adam"
     assert m.history["loss"].iloc[-1] < 0.7 * m.history["loss"].iloc[0]
     assert prec_at_k(m.scores(), train, test) > 0.2
+
+
+def test_sgd_epoch_equals_hand_computed_per_pair_updates():
+    # 2 users x 3 items, each user has 2 positives -> the excluded-negative
+    # sampler has a single choice; one minibatch holds all 4 pairs, so the
+    # second epoch is one SGD step from the first epoch's parameters:
+    #   row -= lr * sum_pairs (d loss_pair / d row + reg * row)
+    u = np.array([0, 0, 1, 1])
+    i = np.array([0, 1, 1, 2])
+    tr = Interactions(u, i, n_users=2, n_items=3)
+    neg = {0: 2, 1: 0}
+    lr, reg = 0.3, 0.05
+    kw = dict(model="mf", loss="bpr", optimizer="sgd", lr=lr, reg=reg, batch_size=4, seed=2)
+    one = fit_mf(tr, 2, n_epochs=1, **kw)
+    two = fit_mf(tr, 2, n_epochs=2, **kw)
+    w, h, b = one.w.astype(np.float64), one.h.astype(np.float64), one.b.astype(np.float64)
+    dw, dh, db = np.zeros_like(w), np.zeros_like(h), np.zeros_like(b)
+    for uu, ii in zip(u, i):
+        jj = neg[uu]
+        x = w[uu] @ (h[ii] - h[jj]) + b[ii] - b[jj]
+        g = -1.0 / (1.0 + np.exp(x))  # d softplus(-x) / dx
+        dw[uu] += g * (h[ii] - h[jj]) + reg * w[uu]
+        dh[ii] += g * w[uu] + reg * h[ii]
+        dh[jj] += -g * w[uu] + reg * h[jj]
+        db[ii] += g + reg * b[ii]
+        db[jj] += -g + reg * b[jj]
+    np.testing.assert_allclose(two.w, w - lr * dw, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(two.h, h - lr * dh, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(two.b, b - lr * db, rtol=1e-5, atol=1e-6)
+
+
+def test_sgd_learns_planted_structure_and_checks_reg():
+    train, test = planted(seed=7)
+    m = fit_mf(train, 4, n_epochs=40, lr=0.05, batch_size=64, optimizer="sgd", reg=0.01, seed=0)
+    assert m.config["optimizer"] == "sgd" and m.config["reg"] == 0.01
+    assert m.history["loss"].iloc[-1] < 0.7 * m.history["loss"].iloc[0]
+    assert prec_at_k(m.scores(), train, test) > 0.2
+    with pytest.raises(ValueError, match="reg"):
+        fit_mf(train, 4, n_epochs=1, reg=0.01)  # Adam has no reg
+    with pytest.raises(ValueError, match="reg"):
+        fit_mf(train, 4, n_epochs=1, optimizer="sgd", reg=-1.0)
