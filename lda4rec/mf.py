@@ -8,9 +8,11 @@ The score of item ``i`` for user ``u`` (PAPERS.md §1, P1 §4)::
 
 Training follows the original (Spotlight-derived) code: every epoch shuffles the
 positive (user, item) pairs, draws one uniformly sampled negative item per pair,
-and runs Adam over minibatches of (user, positive, negative) triples.  A whole
-epoch -- shuffling, negative sampling and all minibatch updates -- is one
-jit-compiled function (``jax.lax.scan`` over the minibatches).  The last,
+and runs Adam over minibatches of (user, positive, negative) triples.  The
+shuffle is a numpy permutation on the host (cheap; XLA's sort-based
+permutation dominated an epoch on CPU); the rest of the epoch -- negative
+sampling and all minibatch updates -- is one jit-compiled function
+(``jax.lax.scan`` over the minibatches).  The last,
 incomplete minibatch is padded with masked rows of weight 0, so every pair is
 used exactly once per epoch.
 
@@ -348,10 +350,10 @@ def _make_epoch_fn(model, loss, neg_sampling, n_users, n_items, n_pairs, batch_s
         params = optax.apply_updates(params, updates)
         return (params, opt_state), (value * jnp.sum(m), jnp.sum(m))
 
-    def epoch(params, opt_state, key, pair_u, pair_i, indptr, q):
-        k_perm, k_neg = jax.random.split(key)
-        perm = jax.random.permutation(k_perm, n_pairs)
-        u, i = pair_u[perm], pair_i[perm]
+    def epoch(params, opt_state, key, u, i, indptr, q):
+        # (u, i): the epoch's pairs, already shuffled on the host (a device-side
+        # jax.random.permutation is sort-based and cost ~80 % of an ML-1M epoch on CPU)
+        k_neg = key
         if neg_sampling == "exclude":
             j, ok = _sample_exclude(k_neg, u, indptr, q, n_items, n_steps)
             m = ok.astype(jnp.float32)
@@ -583,9 +585,10 @@ def fit_mf(
     n_epochs : int
         Maximum number of epochs.
     seed : int
-        All randomness (init, shuffling, negatives) is derived from it:
-        ``PRNGKey(seed)`` split into an init key and a training key, folded
-        in with the epoch number.  Same seed, same data -> identical parameters.
+        All randomness is derived from it: ``PRNGKey(seed)`` split into an
+        init key and a training key (negatives), folded in with the epoch
+        number; the shuffle uses a numpy stream from a ``SeedSequence(seed)``
+        child.  Same seed, same data -> identical parameters.
     neg_sampling : {"exclude", "uniform"}
         See the module docstring.
     valid : Interactions, optional
@@ -691,7 +694,9 @@ def fit_mf(
         model, loss, neg_sampling, int(n_users), int(n_items), int(pair_u.size), int(batch_size),
         int(n_steps), optimizer, float(lr), float(reg),
     )
-    args = tuple(jnp.asarray(a) for a in (pair_u, pair_i, indptr, q))
+    sampler_args = (jnp.asarray(indptr), jnp.asarray(q))
+    # the epoch's shuffle: a numpy stream derived from the seed (SeedSequence child)
+    shuffle_rng = np.random.default_rng(np.random.SeedSequence(int(seed)).spawn(1)[0])
 
     fast_eval = eval_metric in ("prec", "recall", "mrr", "ndcg", "hitrate")
     validator = _TopkValidator(valid, train, int(eval_k)) if valid is not None and fast_eval else None
@@ -700,7 +705,10 @@ def fit_mf(
     best = {"score": -np.inf, "epoch": 0, "params": params}
     for epoch in range(1, int(n_epochs) + 1):
         t0, c0 = time.perf_counter(), time.process_time()
-        params, opt_state, ep_loss = epoch_fn(params, opt_state, jax.random.fold_in(key_train, epoch), *args)
+        perm = shuffle_rng.permutation(pair_u.size)
+        params, opt_state, ep_loss = epoch_fn(
+            params, opt_state, jax.random.fold_in(key_train, epoch), pair_u[perm], pair_i[perm], *sampler_args
+        )
         ep_loss = float(ep_loss)  # blocks until the epoch is done
         row = {"epoch": epoch, "loss": ep_loss, "time_s": time.perf_counter() - t0,
                "cpu_s": time.process_time() - c0}
