@@ -152,13 +152,11 @@ def kendall_tau_c(x, y) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
-def _paired_ttest_row(x, y) -> dict:
-    """One-sided paired t-test ``mean(x - y) > 0`` with d_av; nan when n < 2."""
-    x = np.asarray(x, dtype=np.float64)
-    y = np.asarray(y, dtype=np.float64)
-    row = dict(
-        test="paired t-test (x > y)",
-        effect_name="d_av",
+def _empty_row(test: str, effect_name: str, x: np.ndarray, y: np.ndarray) -> dict:
+    """The fields every test row has; statistic, p-value and effect still nan."""
+    return dict(
+        test=test,
+        effect_name=effect_name,
         n=int(x.size),
         mean_x=float(np.mean(x)) if x.size else np.nan,
         mean_y=float(np.mean(y)) if y.size else np.nan,
@@ -166,6 +164,13 @@ def _paired_ttest_row(x, y) -> dict:
         pvalue=np.nan,
         effect=np.nan,
     )
+
+
+def _paired_ttest_row(x, y) -> dict:
+    """One-sided paired t-test ``mean(x - y) > 0`` with d_av; nan when n < 2."""
+    x = np.asarray(x, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    row = _empty_row("paired t-test (x > y)", "d_av", x, y)
     if x.size >= 2:
         with np.errstate(divide="ignore", invalid="ignore"), warnings.catch_warnings():
             # constant differences: scipy warns about precision loss, t is +-inf/nan
@@ -177,18 +182,10 @@ def _paired_ttest_row(x, y) -> dict:
 
 
 def _tau_row(x, y) -> dict:
+    """Kendall tau_c of ``x`` and ``y`` (effect = statistic); nan when n < 2."""
     x = np.asarray(x, dtype=np.float64)
     y = np.asarray(y, dtype=np.float64)
-    row = dict(
-        test="Kendall tau_c",
-        effect_name="tau_c",
-        n=int(x.size),
-        mean_x=float(np.mean(x)) if x.size else np.nan,
-        mean_y=float(np.mean(y)) if y.size else np.nan,
-        statistic=np.nan,
-        pvalue=np.nan,
-        effect=np.nan,
-    )
+    row = _empty_row("Kendall tau_c", "tau_c", x, y)
     if x.size >= 2:
         tau, p = kendall_tau_c(x, y)
         row.update(statistic=tau, pvalue=p, effect=tau)
