@@ -6,8 +6,8 @@ Conventions (quoted by the book)
   with *equal* scores are ordered by item index (lower index first).  This is a
   stable, deterministic tie-break: the rank of an item is
   ``1 + #{rankable j : s_j > s_i} + #{rankable j : s_j == s_i, j < i}``.
-* **Exclusion.** Items in ``exclude`` for a user (usually the training items)
-  are never ranked: they do not occupy positions, and a test item that is also
+* **Exclusion.** Items in ``exclude`` for a user (usually the training items;
+  a list such as ``[train, valid]`` excludes their union) are never ranked: they do not occupy positions, and a test item that is also
   excluded can never be a hit (it contributes 0 to every reciprocal rank, and
   still counts in ``|test_u|``).  In the usual protocols train and test are
   disjoint, so this only matters for unusual inputs.
@@ -64,6 +64,31 @@ def _check_interactions(obj: Any, name: str, shape: tuple[int, int] | None = Non
         raise ValueError(
             f"{name} has shape {obj.shape}, expected {shape} (same id space as test)"
         )
+
+
+def _exclusion_csr(exclude: Any, shape: tuple[int, int]) -> sp.csr_matrix | None:
+    """Binary CSR of the excluded pairs: one Interactions or the union of a list."""
+    if exclude is None:
+        return None
+    if isinstance(exclude, Interactions):
+        _check_interactions(exclude, "exclude", shape)
+        return exclude.tocsr(binary=True)
+    if not isinstance(exclude, (list, tuple)):
+        raise ValueError(
+            "exclude must be an lda4rec.data.Interactions or a list of them, "
+            f"got {type(exclude).__name__}"
+        )
+    if not exclude:
+        return None
+    for j, part in enumerate(exclude):
+        _check_interactions(part, f"exclude[{j}]", shape)
+    csr = exclude[0].tocsr(binary=True)
+    for part in exclude[1:]:
+        csr = csr + part.tocsr(binary=True)
+    csr = sp.csr_matrix(csr)
+    csr.data[:] = 1
+    csr.sort_indices()
+    return csr
 
 
 def _positions_by_sort(key: np.ndarray, t_row: np.ndarray, t_item: np.ndarray):
@@ -193,7 +218,7 @@ def _score_function(model_or_score_fn: Any) -> Callable[[np.ndarray], Any]:
 def evaluate(
     model_or_score_fn: Any,
     test: Interactions,
-    exclude: Interactions | None = None,
+    exclude: Interactions | list[Interactions] | None = None,
     k: int = 10,
     chunk_size: int = 1024,
     per_user: bool = False,
@@ -212,7 +237,8 @@ def evaluate(
     test
         Held-out interactions (the relevant items).
     exclude
-        Interactions never ranked (usually the training set); same id space.
+        Interactions never ranked (usually the training set), or a list of
+        them whose union is excluded (e.g. ``[train, valid]``); same id space.
     k
         Cutoff.
     chunk_size
@@ -235,8 +261,7 @@ def evaluate(
     """
     k = _check_k(k)
     _check_interactions(test, "test")
-    if exclude is not None:
-        _check_interactions(exclude, "exclude", test.shape)
+    excl_csr = _exclusion_csr(exclude, test.shape)
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size!r}")
     if method not in (None, "sort", "compare"):
@@ -244,7 +269,6 @@ def evaluate(
     score_fn = _score_function(model_or_score_fn)
 
     test_csr = test.tocsr(binary=True)
-    excl_csr = exclude.tocsr(binary=True) if exclude is not None else None
     users = np.flatnonzero(np.diff(test_csr.indptr) > 0).astype(np.int64)
     parts: dict[str, list[np.ndarray]] = {name: [] for name in METRIC_NAMES}
     for start in range(0, users.size, int(chunk_size)):
@@ -275,7 +299,7 @@ def evaluate(
 def topk_metrics(
     scores: Any,
     test: Interactions,
-    exclude: Interactions | None = None,
+    exclude: Interactions | list[Interactions] | None = None,
     k: int = 10,
     *,
     chunk_size: int = 1024,

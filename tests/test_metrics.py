@@ -310,3 +310,30 @@ def test_against_reference_with_test_items_excluded(method):
         want = reference_metrics(scores, test, excl, k=k)
         for name in METRIC_NAMES:
             assert got[name] == pytest.approx(want[name], rel=1e-12, abs=1e-15), name
+
+
+@pytest.mark.parametrize("method", ["sort", "compare"])
+def test_exclude_list_is_the_union(method):
+    # the hand-computed case above, with its exclusion split into two overlapping
+    # parts: a list excludes their union, so the metrics are the same
+    scores = np.array([[1.0, 1.0, 1.0, 0.0], [3.0, 2.0, 1.0, 0.0], [0.0, 1.0, 2.0, 3.0]])
+    test = _inter([(0, 1), (0, 3), (1, 0)], 3, 4)
+    whole = _inter([(0, 0), (2, 3)], 3, 4)
+    part_a = _inter([(0, 0)], 3, 4)
+    part_b = _inter([(2, 3), (0, 0)], 3, 4)
+    for k in (1, 3):
+        ref = topk_metrics(scores, test, whole, k=k, method=method)
+        assert topk_metrics(scores, test, [part_a, part_b], k=k, method=method) == ref
+        assert topk_metrics(scores, test, (whole,), k=k, method=method) == ref
+    assert topk_metrics(scores, test, [], k=1) == topk_metrics(scores, test, None, k=1)
+    # user 0 loses item 1 as well -> ranking 2, 3; test {1, 3}: item 3 at rank 2
+    m = topk_metrics(scores, test, [whole, _inter([(0, 1)], 3, 4)], k=1, method=method)
+    assert m["prec"] == pytest.approx((0 + 1) / 2)
+
+
+def test_exclude_list_bad_parts_named():
+    scores, train, test = random_case(8)
+    with pytest.raises(ValueError, match=r"exclude\[1\]"):
+        topk_metrics(scores, test, [train, Interactions([0], [0], n_users=2, n_items=2)])
+    with pytest.raises(ValueError, match="list of them"):
+        topk_metrics(scores, test, {"train": train})
