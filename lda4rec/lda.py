@@ -65,6 +65,7 @@ import json
 import math
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Callable
 
@@ -715,6 +716,78 @@ def _ext_item_probs(theta, lam, delta, phi):
     return (theta @ phi + lam[:, None] * delta) / (1.0 + lam[:, None])
 
 
+def _draw_globals(key, glob, variant):
+    """One guide draw of (delta, phi); LDAext's are point masses."""
+    if variant == "ldaext":
+        return glob
+    d_loc, d_scale, p_loc, p_scale = glob
+    kd, kp = jax.random.split(key)
+    return d_loc + d_scale * jax.random.normal(kd, d_loc.shape), p_loc + p_scale * jax.random.normal(kp, p_loc.shape)
+
+
+@partial(jax.jit, static_argnames=("variant", "n_samples"))
+def _rb_chunk(theta_c, lam_loc_c, lam_scale_c, key, glob, variant, n_samples):
+    """Exact ``p(i|u)`` of a chunk of users averaged over ``n_samples`` guide draws -> (C, I)."""
+    f = _ext_item_probs if variant == "ldaext" else _p1_item_probs
+
+    def body(acc, k):
+        kg, kl = jax.random.split(k)
+        delta, phi = _draw_globals(kg, glob, variant)
+        lam = jnp.exp(lam_loc_c + lam_scale_c * jax.random.normal(kl, lam_loc_c.shape))
+        return acc + f(theta_c, lam, delta, phi), None
+
+    n_items = glob[0].shape[0]
+    acc0 = jnp.zeros((theta_c.shape[0], n_items), jnp.float32)
+    acc, _ = jax.lax.scan(body, acc0, jax.random.split(key, n_samples))
+    return acc / n_samples
+
+
+@partial(jax.jit, static_argnames=("variant", "n_draws"))
+def _count_chunk(theta_c, lam_loc_c, lam_scale_c, key, glob, variant, n_draws):
+    """P1's posterior-predictive counts for a chunk of users: ``n_draws`` items each -> (C, I)."""
+    c = theta_c.shape[0]
+    n_items = glob[0].shape[0]
+    rows = jnp.arange(c)
+
+    def body(counts, k):
+        kg, kl, kz, ki = jax.random.split(k, 4)
+        delta, phi = _draw_globals(kg, glob, variant)  # one guide draw per item draw
+        lam = jnp.exp(lam_loc_c + lam_scale_c * jax.random.normal(kl, (c,)))
+        z = jax.random.categorical(kz, jnp.log(theta_c))  # (C,) cohort
+        if variant == "ldaext":
+            p = (phi[z] + lam[:, None] * delta) / (1.0 + lam[:, None])  # (C, I)
+        else:
+            p = jax.nn.softmax(phi[z] + lam[:, None] * delta, axis=-1)  # (C, I)
+        cdf = jnp.cumsum(p, axis=-1)
+        u = jax.random.uniform(ki, (c, 1)) * cdf[:, -1:]
+        item = jnp.minimum(jnp.sum(cdf < u, axis=-1), n_items - 1)  # (C,)
+        return counts.at[rows, item].add(1.0), None
+
+    counts, _ = jax.lax.scan(body, jnp.zeros((c, n_items), jnp.float32), jax.random.split(key, n_draws))
+    return counts
+
+
+def _by_chunks(fn, n: int, chunk_size: int, n_items: int, pad: bool = False) -> np.ndarray:
+    """Concatenate ``fn(slice[, j])`` over chunks of ``n`` rows -> (n, n_items).
+
+    With ``pad`` the last, short chunk is padded to ``chunk_size`` rows (repeating
+    its last row; the extra rows are dropped) so that a jitted ``fn`` compiles
+    once per chunk size, and ``fn`` also gets the chunk number ``j``.
+    """
+    if n == 0:
+        return np.empty((0, n_items))
+    out = []
+    for j, s in enumerate(range(0, n, chunk_size)):
+        stop = min(s + chunk_size, n)
+        if not pad:
+            out.append(np.asarray(fn(slice(s, stop))))
+            continue
+        idx = np.minimum(np.arange(s, s + min(chunk_size, n)), stop - 1)
+        block = np.asarray(fn(jnp.asarray(idx), j))
+        out.append(block[: stop - s])
+    return np.concatenate(out, axis=0)
+
+
 @dataclass
 class LDAModel:
     """A fitted LDA4Rec / LDAext model (variational parameters + metadata).
@@ -869,11 +942,8 @@ class LDAModel:
         lam = jnp.asarray(self.lam[users], jnp.float32)
         delta = jnp.asarray(self.delta, jnp.float32)
         phi = jnp.asarray(self.phi, jnp.float32)
-        out = [
-            np.asarray(f(theta[s : s + chunk_size], lam[s : s + chunk_size], delta, phi))
-            for s in range(0, users.size, chunk_size)
-        ]
-        return np.concatenate(out, axis=0) if out else np.empty((0, self.meta["n_items"]))
+        return _by_chunks(lambda sl: f(theta[sl], lam[sl], delta, phi), users.size, chunk_size,
+                          self.meta["n_items"])
 
     def _sampler_arrays(self, users):
         p = self.params
@@ -888,90 +958,27 @@ class LDAModel:
             )
         return theta, lam_loc, lam_scale, glob
 
-    def _draw_globals(self, key, glob):
-        if self.variant == "ldaext":  # point masses
-            return glob
-        d_loc, d_scale, p_loc, p_scale = glob
-        kd, kp = jax.random.split(key)
-        delta = d_loc + d_scale * jax.random.normal(kd, d_loc.shape)
-        phi = p_loc + p_scale * jax.random.normal(kp, p_loc.shape)
-        return delta, phi
-
     def _rao_blackwell(self, users, n_samples, seed, chunk_size):
-        f = self._probs_fn()
         theta, lam_loc, lam_scale, glob = self._sampler_arrays(users)
         key = jax.random.PRNGKey(derive_seeds(seed, 1)[0])
-
-        @jax.jit
-        def one_chunk(theta_c, lam_loc_c, lam_scale_c, key):
-            def body(acc, k):
-                kg, kl = jax.random.split(k)
-                delta, phi = self._draw_globals(kg, glob)
-                lam = jnp.exp(lam_loc_c + lam_scale_c * jax.random.normal(kl, lam_loc_c.shape))
-                return acc + f(theta_c, lam, delta, phi), None
-
-            acc0 = jnp.zeros((theta_c.shape[0], self.meta["n_items"]), jnp.float32)
-            acc, _ = jax.lax.scan(body, acc0, jax.random.split(key, n_samples))
-            return acc / n_samples
-
         # every draw is shared by the users of a chunk; chunks use independent keys
         keys = jax.random.split(key, max(1, math.ceil(users.size / chunk_size)))
-        out = [
-            np.asarray(
-                one_chunk(
-                    theta[s : s + chunk_size],
-                    lam_loc[s : s + chunk_size],
-                    lam_scale[s : s + chunk_size],
-                    keys[j],
-                )
-            )
-            for j, s in enumerate(range(0, users.size, chunk_size))
-        ]
-        return np.concatenate(out, axis=0) if out else np.empty((0, self.meta["n_items"]))
+        return _by_chunks(
+            lambda sl, j: _rb_chunk(theta[sl], lam_loc[sl], lam_scale[sl], keys[j], glob,
+                                    self.variant, n_samples),
+            users.size, chunk_size, self.meta["n_items"], pad=True,
+        )
 
     def _sample_counts(self, users, n_draws, seed, chunk_size):
         theta, lam_loc, lam_scale, glob = self._sampler_arrays(users)
         n_items = int(self.meta["n_items"])
-        ext = self.variant == "ldaext"
         key = jax.random.PRNGKey(derive_seeds(seed, 1)[0])
-
-        @jax.jit
-        def one_chunk(theta_c, lam_loc_c, lam_scale_c, key):
-            c = theta_c.shape[0]
-            rows = jnp.arange(c)
-
-            def body(counts, k):
-                kg, kl, kz, ki = jax.random.split(k, 4)
-                delta, phi = self._draw_globals(kg, glob)  # one guide draw per item draw
-                lam = jnp.exp(lam_loc_c + lam_scale_c * jax.random.normal(kl, (c,)))
-                z = jax.random.categorical(kz, jnp.log(theta_c))  # (C,) cohort
-                if ext:
-                    p = (phi[z] + lam[:, None] * delta) / (1.0 + lam[:, None])  # (C, I)
-                else:
-                    p = jax.nn.softmax(phi[z] + lam[:, None] * delta, axis=-1)  # (C, I)
-                cdf = jnp.cumsum(p, axis=-1)
-                u = jax.random.uniform(ki, (c, 1)) * cdf[:, -1:]
-                item = jnp.minimum(jnp.sum(cdf < u, axis=-1), n_items - 1)  # (C,)
-                return counts.at[rows, item].add(1.0), None
-
-            counts, _ = jax.lax.scan(
-                body, jnp.zeros((c, n_items), jnp.float32), jax.random.split(key, n_draws)
-            )
-            return counts
-
         keys = jax.random.split(key, max(1, math.ceil(users.size / chunk_size)) + 1)
-        out = [
-            np.asarray(
-                one_chunk(
-                    theta[s : s + chunk_size],
-                    lam_loc[s : s + chunk_size],
-                    lam_scale[s : s + chunk_size],
-                    keys[j],
-                )
-            )
-            for j, s in enumerate(range(0, users.size, chunk_size))
-        ]
-        counts = np.concatenate(out, axis=0) if out else np.empty((0, n_items))
+        counts = _by_chunks(
+            lambda sl, j: _count_chunk(theta[sl], lam_loc[sl], lam_scale[sl], keys[j], glob,
+                                       self.variant, n_draws),
+            users.size, chunk_size, n_items, pad=True,
+        )
         noise = np.random.default_rng(derive_seeds(seed, 2)[1]).uniform(size=counts.shape)
         return counts + noise  # counts are integers: noise only breaks ties, randomly
 
