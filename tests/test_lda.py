@@ -18,6 +18,7 @@ from lda4rec.lda import (
     load_lda,
     log_normalizer,
     pad_interactions,
+    subsample_rows,
 )
 from lda4rec.synthetic import sample_lda4rec
 
@@ -238,3 +239,72 @@ def test_bad_input_errors(small_interactions):
 def test_non_finite_elbo_names_step(small_interactions):
     with pytest.raises(FloatingPointError, match=r"non-finite ELBO at step \d+.*last finite"):
         fit_lda4rec(small_interactions, 2, n_steps=200, batch_size=10, lr=1e12, chunk_size=200)
+
+
+# ------------------------------------------------- interaction subsampling
+def test_subsample_rows_keeps_a_subset_with_weights():
+    """Rows with n <= length are kept whole (weight 1); longer rows keep `length`
+    distinct real items, weight n / length; padding never enters a kept slot."""
+    items = np.array([[5, 6, 7, 8, 9, 0], [1, 2, 0, 0, 0, 0], [3, 0, 0, 0, 0, 0]], np.int32)
+    mask = items > 0
+    for seed in range(20):
+        it, mk, w = (np.asarray(a) for a in subsample_rows(jax.random.PRNGKey(seed), items, mask, 3))
+        assert it.shape == mk.shape == (3, 3)
+        np.testing.assert_allclose(w, [5 / 3, 1.0, 1.0])
+        assert mk[0].all() and len(set(it[0])) == 3 and set(it[0]) <= {5, 6, 7, 8, 9}
+        assert sorted(it[1][mk[1]]) == [1, 2] and list(it[2][mk[2]]) == [3]
+    # every interaction of the long row is kept with probability 3/5
+    kept = np.zeros(10)
+    n = 2000
+    for seed in range(n):
+        it, mk, _ = subsample_rows(jax.random.PRNGKey(1000 + seed), items, mask, 3)
+        kept[np.asarray(it[0])] += 1
+    np.testing.assert_allclose(kept[5:] / n, 0.6, atol=0.04)
+
+
+@pytest.mark.parametrize("variant", ["lda4rec", "ldaext"])
+def test_subsampled_elbo_is_unbiased(small_interactions, variant):
+    """Same users and guide draw, many interaction subsamples: the mean of the
+    subsampled negative ELBO equals the full one (within 4 standard errors), and
+    a subsample as long as the longest row changes nothing."""
+    from numpyro.infer import Trace_ELBO
+
+    from lda4rec import lda
+
+    pad = pad_interactions(small_interactions)
+    k, n_users, n_items = 3, small_interactions.n_users, small_interactions.n_items
+    model, guide, _ = lda._spec(variant, True)
+    fit = (fit_lda4rec if variant == "lda4rec" else fit_ldaext)(
+        small_interactions, k, n_steps=30, batch_size=10, seed=1)
+    params = {name: jax.numpy.asarray(v) for name, v in fit.params.items()}
+    kw = dict(n_users=n_users, n_items=n_items, n_topics=k, alpha=1.0 / k)
+    users = jax.numpy.arange(10)
+    items, mask = jax.numpy.asarray(pad.items)[users], jax.numpy.asarray(pad.mask)[users]
+    k_elbo = jax.random.PRNGKey(3)
+
+    def loss(*rows):
+        return Trace_ELBO().loss(k_elbo, params, model, guide, users, *rows, **kw)
+
+    full = float(loss(items, mask))
+    same = float(loss(*subsample_rows(jax.random.PRNGKey(0), items, mask, items.shape[1])))
+    np.testing.assert_allclose(same, full, rtol=1e-6)
+    sub = jax.jit(lambda key: loss(*subsample_rows(key, items, mask, 6)))
+    draws = np.array([float(sub(key)) for key in jax.random.split(jax.random.PRNGKey(4), 400)])
+    assert draws.std() > 0  # rows longer than 6 exist: the subsample is random
+    assert abs(draws.mean() - full) < 4 * draws.std() / np.sqrt(draws.size)
+
+
+def test_fit_with_max_interactions(synth):
+    """Subsampled fits run, record the setting, and improve the ELBO; the
+    enumerated model (scalar scales only in numpyro) refuses with a clear error."""
+    data, _ = synth
+    m = fit_lda4rec(data, 2, n_steps=300, batch_size=20, lr=0.03, seed=3, max_interactions=10)
+    assert m.meta["max_interactions"] == 10
+    h = m.history
+    assert h[-50:].mean() < h[:50].mean()
+    with pytest.raises(ValueError, match="marginal=True"):
+        fit_lda4rec(data, 2, n_steps=5, batch_size=20, marginal=False, max_interactions=10)
+    x = fit_ldaext(data, 2, n_steps=5, batch_size=20, seed=3, max_interactions=10)
+    assert np.isfinite(x.history).all()
+    with pytest.raises(ValueError, match="max_interactions"):
+        fit_lda4rec(data, 2, n_steps=5, batch_size=20, max_interactions=0)
