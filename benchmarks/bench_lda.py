@@ -5,7 +5,8 @@
 Rows: ms per SVI step (median over chunks, compile excluded) and memory for the
 enumerated (TraceEnum_ELBO) and analytic (z summed out, Trace_ELBO) model at
 K=4, batch 128; step time as K and the batch grow; Rao-Blackwell ranking of all
-users (S=32); ML-1M 10,000 steps (extrapolated from a measured shorter run, or
+users (S=32); step time on ML-1M in P2's uncapped split (128 cohorts, LDA4Rec
+and LDAext, all interactions vs ``max_interactions=256``); ML-1M 10,000 steps (extrapolated from a measured shorter run, or
 the committed full run's wall time when results/lda_ml1m has it).  Memory is
 XLA's compiled-step estimate (arguments + outputs + temporaries of one jitted
 SVI update) and the process peak RSS.  Targets (issue 3): <= 50 ms and <= 500 MB
@@ -26,14 +27,16 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from lda4rec.data import p1_protocol
-from lda4rec.lda import fit_lda4rec
+from lda4rec.data import p1_protocol, p2_protocol
+from lda4rec.lda import fit_lda4rec, fit_ldaext
 
 
-def step_ms(train, k, batch, marginal, n_steps, chunk):
+def step_ms(train, k, batch, marginal, n_steps, chunk, fit=fit_lda4rec, **kw):
     stamps = []
-    fit_lda4rec(train, k, n_steps=n_steps, batch_size=batch, marginal=marginal,
-                chunk_size=chunk, callback=lambda d, l: stamps.append(time.perf_counter()))
+    if fit is fit_lda4rec:
+        kw["marginal"] = marginal
+    fit(train, k, n_steps=n_steps, batch_size=batch, chunk_size=chunk,
+        callback=lambda d, l: stamps.append(time.perf_counter()), **kw)
     per_chunk = np.diff(stamps) / chunk * 1e3  # first chunk (compile) dropped
     return float(np.median(per_chunk))
 
@@ -98,6 +101,15 @@ def main(argv=None):
     per_user = (time.perf_counter() - t) / 5
     rows.append(("P1 count sampling (10,000 draws), per user", f"{per_user:.2f} s", f"x610 = {per_user * 610:.0f} s"))
     print(rows[-1], flush=True)
+    if not args.quick:
+        tr_p2, _ = p2_protocol("movielens-1m", seed=1729)
+        longest = int(tr_p2.user_counts().max())
+        for name, fit in (("LDA4Rec", fit_lda4rec), ("LDAext", fit_ldaext)):
+            for m in (None, 256):
+                ms = step_ms(tr_p2, 128, 128, True, 300, 100, fit=fit, max_interactions=m)
+                what = f"all (up to {longest})" if m is None else f"max_interactions={m}"
+                rows.append((f"ML-1M P2 split step, {name}, 128 cohorts, B=128, {what}", f"{ms:.1f} ms", ""))
+                print(rows[-1], flush=True)
     full = Path("results/lda_ml1m/movielens-1m_K4_seed0.json")
     if full.exists():
         r = json.loads(full.read_text())

@@ -2,13 +2,14 @@
 """P2's experiments on directly fitted LDAext / LDA4Rec beside the MF-derived LDAext.
 
     LDA4REC_DATA=/work/shared/data .venv/bin/python benchmarks/p2_direct_fits.py \
-        --dataset movielens-1m --n-steps 1000 --out results/p2_ml1m
+        --dataset movielens-1m --n-steps 10000 --max-interactions 256 --out results/p2_ml1m
 
 Same P2 split as `benchmarks/p2_interpretation.py`; the MF model (seed 0) is
 loaded from that script's cache (``--mf-dir``) or trained.  The direct fits get
 as many cohorts as the MF-derived LDAext (2K).  A fitted theta has no exact
 zeros, so experiment 1 uses the user's smallest cohort (``low="argmin"``) for
-all models.  Writes ``direct_fits.csv`` (all rows, column ``model``),
+all models.  ``--max-interactions`` bounds the interactions per user and SVI
+step (`lda4rec.lda.subsample_rows`; 0 = all, as P1).  Writes ``direct_fits.csv`` (all rows, column ``model``),
 ``direct_fits_metrics.csv`` (Prec@10 on test, plug-in scores for the fits) and
 ``direct_fits_config.json`` atomically.
 """
@@ -44,6 +45,8 @@ def main(argv=None) -> int:
     ap.add_argument("--mf-dir", default=str(ROOT / "out/p2_ml1m/models/K64_bpr-spotlight_bs1024_lr0.01_e40_seed0"))
     ap.add_argument("--n-steps", type=int, default=1000)
     ap.add_argument("--batch-size", type=int, default=128)
+    ap.add_argument("--max-interactions", type=int, default=256,
+                    help="interactions per user and SVI step (0: all)")
     ap.add_argument("--n-twins", type=int, default=2000)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--out", default=str(ROOT / "results" / "p2_ml1m"))
@@ -73,7 +76,8 @@ def main(argv=None) -> int:
         print(f"fitting {name}, {n_top} cohorts, {args.n_steps} steps", flush=True)
         t0 = time.perf_counter()
         fit = fit_fn(train, n_top, n_steps=args.n_steps, batch_size=args.batch_size,
-                     seed=args.seed, callback=log, **kw)
+                     seed=args.seed, callback=log, max_interactions=args.max_interactions or None,
+                     **kw)
         times[name] = time.perf_counter() - t0
         views[name] = it.lda_model_view(fit)
         prec[name] = evaluate(lambda u, f=fit: f.scores(u, method="plugin"), test,
