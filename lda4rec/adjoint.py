@@ -1,7 +1,7 @@
 """The adjoint formulation: every MF model is an (extended) LDA model in disguise.
 
 All computations are NumPy float64 (inputs of other dtypes, also JAX arrays,
-are converted).  Notation follows the papers (see PAPERS.md §3): users u,
+are converted).  Notation follows the papers (see book/papers.md §3): users u,
 items i, latent dimensions ("cohorts") k; an MF model scores
 ``x_ui = <w_u, h_i> + b_i`` with ``w`` (U, K), ``h`` (I, K), ``b`` (I,).
 

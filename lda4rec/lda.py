@@ -3,7 +3,7 @@
 Models
 ------
 Every model is a short NumPyro function that reads like the generative story of
-PAPERS.md §2; the shape of each site is given in a comment (``B`` users in the
+book/papers.md §2; the shape of each site is given in a comment (``B`` users in the
 minibatch, ``L`` padded interactions per user, ``K`` cohorts, ``I`` items).
 
 * `lda4rec_model` -- P1's model exactly as the v1.0 code fits it, in *logit
@@ -17,7 +17,7 @@ minibatch, ``L`` padded interactions per user, ``K`` cohorts, ``I`` items).
 * `lda4rec_hier_model` -- hierarchical variant: the Dirichlet concentration
   ``alpha ~ Beta(1, K)`` (a Beta topic prior) and hyperpriors
   ``mu_lam ~ Normal(-0.5, 1)``, ``sigma_lam ~ HalfNormal(1)`` on the
-  conformity's location and scale.  (PAPERS.md only names these families; the
+  conformity's location and scale.  (book/papers.md only names these families; the
   parameters above are ours.)
 * `ldaext_model` -- P2's LDAext fitted directly (neither paper does this):
   ``phi_k ~ Dir(beta)``, ``delta ~ Dir(gamma)``, item distribution

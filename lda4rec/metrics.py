@@ -23,7 +23,7 @@ Conventions (quoted by the book)
   DCG = sum over hits of 1 / log2(rank + 1) and IDCG the same sum over ranks
   1..min(|test_u|, k).
 * **Full-rank MRR** ``mrr_full`` (what P1's tables call "MRR@10"; see
-  PAPERS.md §4): per user, the mean over *all* the user's test items of
+  book/papers.md §4): per user, the mean over *all* the user's test items of
   1 / rank in the full ranking of the non-excluded items, where tied scores
   get their *average* rank (as `scipy.stats.rankdata`), without any cutoff;
   then averaged over users.  It follows the Spotlight ``mrr_score`` used by the

@@ -1,6 +1,6 @@
 """Matrix factorization family trained with BPR: MF, SNMF, NMF, and Pop.
 
-The score of item ``i`` for user ``u`` (PAPERS.md §1, P1 §4)::
+The score of item ``i`` for user ``u`` (book/papers.md §1, P1 §4)::
 
     mf    x_ui = <w_u, h_i> + b_i
     snmf  x_ui = <w_u, sigmoid(h_i)> + b_i                  # h >= 0
