@@ -59,6 +59,7 @@ Schema (``null`` is YAML's None)::
       marginal: bool            # true: cohort summed out; false: enumerated
       hierarchical: bool        # false
       alpha: float|null         # null: 1/K
+      max_interactions: int|null  # null: all; m: at most m interactions per user and step
       pred_method: rao-blackwell|plugin|sample  # rao-blackwell: how test items are ranked
       n_samples: int            # 32 guide draws (rao-blackwell)
     LDAextEst   (lda4rec.lda.fit_ldaext): as LDA4RecEst without marginal and
@@ -318,6 +319,8 @@ _LDA_PARAMS: dict[str, Field] = {
     "hierarchical": Field(bool, False, doc="the hierarchical variant"),
     "alpha": Field(float, None, nullable=True, minimum=0, exclusive_minimum=True,
                    doc="Dirichlet concentration of theta; null: 1/K"),
+    "max_interactions": Field(int, None, nullable=True, minimum=1,
+                              doc="interactions per user and SVI step (lda.subsample_rows); null: all"),
     **_PRED_PARAMS,
 }
 
@@ -328,6 +331,8 @@ _LDAEXT_PARAMS: dict[str, Field] = {
     "learning_rate": Field(float, 1e-2, minimum=0, exclusive_minimum=True),
     "alpha": Field(float, None, nullable=True, minimum=0, exclusive_minimum=True,
                    doc="Dirichlet concentration of theta; null: 1/K"),
+    "max_interactions": Field(int, None, nullable=True, minimum=1,
+                              doc="interactions per user and SVI step (lda.subsample_rows); null: all"),
     "beta": Field(float, 1.0, minimum=0, exclusive_minimum=True, doc="Dirichlet of phi_k"),
     "gamma": Field(float, 1.0, minimum=0, exclusive_minimum=True, doc="Dirichlet of delta"),
     **_PRED_PARAMS,
@@ -843,6 +848,7 @@ def fit_estimator(cfg: Mapping[str, Any], train, valid=None):
             lr=p["learning_rate"],
             seed=seed,
             alpha=p["alpha"],
+            max_interactions=p["max_interactions"],
         )
         if est == "LDA4RecEst":
             return lda.fit_lda4rec(

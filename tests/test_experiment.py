@@ -127,6 +127,7 @@ def test_original_config_values_are_read(tmp_path):
         "marginal": True,
         "hierarchical": False,
         "alpha": None,
+        "max_interactions": None,
         "pred_method": "rao-blackwell",
         "n_samples": 32,
     }
@@ -265,6 +266,8 @@ def test_est_params_are_checked_per_estimator(tmp_path):
     assert "known keys: none" in str(err)
     err = config_error(tmp_path, MINIMAL.replace("MFEst", "LDA4RecEst") + "        loss: bpr\n")
     assert err.key == "experiment.est_params.loss"
+    err = config_error(tmp_path, MINIMAL.replace("MFEst", "LDAextEst") + "        max_interactions: 0\n")
+    assert err.key == "experiment.est_params.max_interactions"
 
 
 def test_missing_keys(tmp_path):
@@ -464,3 +467,13 @@ def test_composed_splits_equal_protocol_functions(tmp_path, protocol):
         full = D.load_dataset("movielens-100k")
         capped = D.cap_user_interactions(D.to_implicit(full, 4.0), 200, seed=0)
         assert n == len(capped)  # the cap keeps min(n_u, 200) rows whatever the seed
+
+
+def test_lda_est_params_reach_the_fit(tmp_path, small_interactions):
+    """max_interactions (and the other LDA keys) are passed to the library fit."""
+    text = MINIMAL.replace("MFEst", "LDAextEst").replace("embedding_dim: 4", "embedding_dim: 2")
+    text += "        n_iter: 3\n        batch_size: 5\n        max_interactions: 4\n"
+    cfg = E.load_config(write(tmp_path, text))
+    model = E.fit_estimator(cfg, small_interactions)
+    assert model.meta["max_interactions"] == 4 and model.meta["n_steps"] == 3
+    assert model.meta["batch_size"] == 5 and model.variant == "ldaext"
